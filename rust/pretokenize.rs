@@ -1,0 +1,447 @@
+//! Splitting text into pieces before BPE, exactly as tiktoken's regex patterns do.
+//!
+//! The three pattern families OpenAI ships (r50k/p50k, cl100k, o200k) are matched by hand-written
+//! scanners that reproduce the regex engine's leftmost-first, backtracking semantics; every other
+//! pattern goes through fancy-regex as tiktoken does. Tests check the scanners against the regex.
+
+use crate::unicode::{
+    char_at, flags, last_char_len, LETTER, LL, LOWERISH, NUMBER, SPACE, UPPERISH,
+};
+
+/// The pattern of r50k_base, p50k_base, p50k_edit and gpt2.
+pub const R50K_PATTERN: &str =
+    r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
+/// The pattern of cl100k_base.
+pub const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
+/// The pattern of o200k_base and o200k_harmony.
+pub const O200K_PATTERN: &str = concat!(
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    "|",
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    "|",
+    r"\p{N}{1,3}",
+    "|",
+    r" ?[^\s\p{L}\p{N}]+[\r\n/]*",
+    "|",
+    r"\s*[\r\n]+",
+    "|",
+    r"\s+(?!\S)",
+    "|",
+    r"\s+",
+);
+
+/// Splits text into the pieces a pattern matches.
+pub enum Pretokenizer {
+    R50k,
+    Cl100k,
+    O200k,
+    Regex(Box<fancy_regex::Regex>),
+}
+
+/// A regex that fails while matching (fancy-regex's backtrack limit, for instance).
+#[derive(Debug, Clone)]
+pub struct PatternError(pub String);
+
+impl Pretokenizer {
+    /// The scanner for a pattern: hand-written for the known patterns, the regex otherwise.
+    pub fn new(pattern: &str) -> Result<Self, PatternError> {
+        Ok(match pattern {
+            R50K_PATTERN => Pretokenizer::R50k,
+            CL100K_PATTERN => Pretokenizer::Cl100k,
+            O200K_PATTERN => Pretokenizer::O200k,
+            _ => Pretokenizer::regex(pattern)?,
+        })
+    }
+
+    /// Always the regex engine, whatever the pattern (the reference the scanners are tested on).
+    pub fn regex(pattern: &str) -> Result<Self, PatternError> {
+        fancy_regex::Regex::new(pattern)
+            .map(|r| Pretokenizer::Regex(Box::new(r)))
+            .map_err(|e| PatternError(format!("invalid pattern {pattern:?}: {e}")))
+    }
+
+    /// Calls `f` with each piece of `text`, in order.
+    #[inline]
+    pub fn for_each_piece<'t>(
+        &self,
+        text: &'t str,
+        mut f: impl FnMut(&'t [u8]),
+    ) -> Result<(), PatternError> {
+        let s = text.as_bytes();
+        let next: fn(&[u8], usize) -> usize = match self {
+            Pretokenizer::R50k => next_r50k,
+            Pretokenizer::Cl100k => next_cl100k,
+            Pretokenizer::O200k => next_o200k,
+            Pretokenizer::Regex(re) => {
+                for m in re.find_iter(text) {
+                    let m = m.map_err(|e| PatternError(format!("pattern failed: {e}")))?;
+                    f(&s[m.start()..m.end()]);
+                }
+                return Ok(());
+            }
+        };
+        let mut i = 0;
+        while i < s.len() {
+            let end = next(s, i);
+            debug_assert!(end > i);
+            f(&s[i..end]);
+            i = end;
+        }
+        Ok(())
+    }
+}
+
+#[inline(always)]
+fn is_crlf(cp: u32) -> bool {
+    cp == '\r' as u32 || cp == '\n' as u32
+}
+
+/// `[^\s\p{L}\p{N}]`
+#[inline(always)]
+fn is_other(f: u8) -> bool {
+    f & (SPACE | LETTER | NUMBER) == 0
+}
+
+/// End of the longest run from `i` of chars whose flags satisfy `keep`.
+#[inline(always)]
+fn run_end(s: &[u8], mut i: usize, keep: impl Fn(u32, u8) -> bool) -> usize {
+    while i < s.len() {
+        let (cp, len) = char_at(s, i);
+        if !keep(cp, flags(cp)) {
+            break;
+        }
+        i += len;
+    }
+    i
+}
+
+/// Flags of the char at `i`, or none at the end of the text.
+#[inline(always)]
+fn flags_at(s: &[u8], i: usize) -> Option<(u32, u8, usize)> {
+    if i < s.len() {
+        let (cp, len) = char_at(s, i);
+        Some((cp, flags(cp), len))
+    } else {
+        None
+    }
+}
+
+/// Matches `'(?i:[sdmt]|ll|ve|re)` (or its case-sensitive form) at the apostrophe at `i`;
+/// o200k's `(?i:'s|'t|'re|'ve|'m|'ll|'d)` is the same set. Returns the end of the contraction. Case-insensitive `s` also matches U+017F (ſ), as
+/// Unicode simple case folding, and so the regex engine, says.
+#[inline]
+fn contraction(s: &[u8], i: usize, ignore_case: bool) -> Option<usize> {
+    let fold = |b: u8| if ignore_case { b.to_ascii_lowercase() } else { b };
+    let j = i + 1;
+    if j >= s.len() {
+        return None;
+    }
+    let c1 = fold(s[j]);
+    if matches!(c1, b's' | b'd' | b'm' | b't') {
+        return Some(j + 1);
+    }
+    if ignore_case && s[j] == 0xC5 && s.get(j + 1) == Some(&0xBF) {
+        return Some(j + 2); // ſ
+    }
+    if j + 1 < s.len() {
+        let c2 = fold(s[j + 1]);
+        if matches!((c1, c2), (b'l', b'l') | (b'v', b'e') | (b'r', b'e')) {
+            return Some(j + 2);
+        }
+    }
+    None
+}
+
+/// Whitespace handling shared by all three patterns once no earlier alternative matched at `i`:
+/// returns (end of the whitespace run, end of the run without its last char, if two or more).
+#[inline(always)]
+fn whitespace_run(s: &[u8], i: usize) -> (usize, Option<usize>) {
+    let j = run_end(s, i, |_, f| f & SPACE != 0);
+    let last = last_char_len(s, j);
+    (j, if j - last > i { Some(j - last) } else { None })
+}
+
+/// End of the last `\r` or `\n` in `s[i..j]`, if any.
+#[inline(always)]
+fn last_newline_end(s: &[u8], i: usize, j: usize) -> Option<usize> {
+    memchr::memrchr2(b'\r', b'\n', &s[i..j]).map(|k| i + k + 1)
+}
+
+/// r50k: `'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s`
+fn next_r50k(s: &[u8], i: usize) -> usize {
+    let (cp, len) = char_at(s, i);
+    if cp == '\'' as u32 {
+        if let Some(end) = contraction(s, i, false) {
+            return end;
+        }
+    }
+    // ` ?X++` for X in L, N, other: a space joins the run of the char that follows it.
+    let after_space = if cp == ' ' as u32 { flags_at(s, i + 1) } else { None };
+    let (from, f) = match after_space {
+        Some((_, g, l)) if g & SPACE == 0 => (i + 1 + l, g),
+        _ => (i + len, flags(cp)),
+    };
+    if f & LETTER != 0 {
+        return run_end(s, from, |_, g| g & LETTER != 0);
+    }
+    if f & NUMBER != 0 {
+        return run_end(s, from, |_, g| g & NUMBER != 0);
+    }
+    if is_other(f) {
+        return run_end(s, from, |_, g| is_other(g));
+    }
+    let (j, shorter) = whitespace_run(s, i);
+    if j == s.len() {
+        return j;
+    }
+    shorter.unwrap_or(j)
+}
+
+/// cl100k: `'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+|
+/// ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s`
+fn next_cl100k(s: &[u8], i: usize) -> usize {
+    let (cp, len) = char_at(s, i);
+    if cp == '\'' as u32 {
+        if let Some(end) = contraction(s, i, true) {
+            return end;
+        }
+    }
+    let f = flags(cp);
+    if f & LETTER != 0 {
+        return run_end(s, i + len, |_, g| g & LETTER != 0);
+    }
+    if f & NUMBER != 0 {
+        let mut end = i + len;
+        for _ in 0..2 {
+            match flags_at(s, end) {
+                Some((_, g, l)) if g & NUMBER != 0 => end += l,
+                _ => break,
+            }
+        }
+        return end;
+    }
+    if !is_crlf(cp) {
+        if let Some((_, g, l)) = flags_at(s, i + len) {
+            if g & LETTER != 0 {
+                return run_end(s, i + len + l, |_, g| g & LETTER != 0);
+            }
+        }
+    }
+    let other_from = if is_other(f) {
+        Some(i + len)
+    } else if cp == ' ' as u32 {
+        match flags_at(s, i + 1) {
+            Some((_, g, l)) if is_other(g) => Some(i + 1 + l),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    if let Some(from) = other_from {
+        let end = run_end(s, from, |_, g| is_other(g));
+        return end + s[end..].iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    }
+    let (j, shorter) = whitespace_run(s, i);
+    if j == s.len() {
+        return j;
+    }
+    if let Some(end) = last_newline_end(s, i, j) {
+        return end;
+    }
+    shorter.unwrap_or(j)
+}
+
+/// o200k, seven alternatives (see O200K_PATTERN); the first two, for words, backtrack.
+fn next_o200k(s: &[u8], i: usize) -> usize {
+    let (cp, len) = char_at(s, i);
+    let f = flags(cp);
+    let prefixable = !is_crlf(cp) && f & (LETTER | NUMBER) == 0;
+    if prefixable || f & (UPPERISH | LOWERISH) != 0 {
+        if let Some(end) = o200k_word(s, i, len, f, prefixable) {
+            return end;
+        }
+    }
+    if f & NUMBER != 0 {
+        let mut end = i + len;
+        for _ in 0..2 {
+            match flags_at(s, end) {
+                Some((_, g, l)) if g & NUMBER != 0 => end += l,
+                _ => break,
+            }
+        }
+        return end;
+    }
+    let other_from = if is_other(f) {
+        Some(i + len)
+    } else if cp == ' ' as u32 {
+        match flags_at(s, i + 1) {
+            Some((_, g, l)) if is_other(g) => Some(i + 1 + l),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    if let Some(from) = other_from {
+        let end = run_end(s, from, |_, g| is_other(g));
+        return end
+            + s[end..]
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n' || b == b'/')
+                .count();
+    }
+    let (j, shorter) = whitespace_run(s, i);
+    if let Some(end) = last_newline_end(s, i, j) {
+        return end;
+    }
+    if j == s.len() {
+        return j;
+    }
+    shorter.unwrap_or(j)
+}
+
+/// The two word alternatives of o200k at `i`, tried in the regex engine's backtracking order:
+/// `P? U* W+ S?` then `P? U+ W* S?`, each first with the optional prefix char P taken (when the
+/// char at `i` can be one), then without it. U and W overlap (Lm, Lo and marks are in both),
+/// which is what makes the backtracking matter.
+fn o200k_word(s: &[u8], i: usize, len: usize, f: u8, prefixable: bool) -> Option<usize> {
+    let starts: &[usize] = if prefixable { &[i + len, i] } else { &[i] };
+    // For each start: (end of the U run, end of the last char in it that is also W).
+    let mut runs = [(0usize, None::<usize>); 2];
+    for (k, &start) in starts.iter().enumerate() {
+        if start == i && prefixable && f & UPPERISH == 0 {
+            // Without the prefix, the char at `i` is neither U nor W: both alternatives fail.
+            runs[k] = (i, None);
+            continue;
+        }
+        let mut u_end = start;
+        let mut last_w = None;
+        while let Some((_, g, l)) = flags_at(s, u_end) {
+            if g & UPPERISH == 0 {
+                break;
+            }
+            u_end += l;
+            if g & LOWERISH != 0 {
+                last_w = Some(u_end);
+            }
+        }
+        runs[k] = (u_end, last_w);
+        // P? U* W+ : greedy U*, then W+ right after it when the next char is lowercase ...
+        if let Some((_, g, _)) = flags_at(s, u_end) {
+            if g & LL != 0 {
+                let w_end = run_end(s, u_end, |_, g| g & LOWERISH != 0);
+                return Some(suffix_o200k(s, w_end));
+            }
+        }
+        // ... else U* gives back chars until its last W char can start W+ (one char long).
+        if let Some(end) = last_w {
+            return Some(suffix_o200k(s, end));
+        }
+    }
+    // P? U+ W* : the U run is all Lu/Lt here, and the char after it is not W.
+    for (k, &start) in starts.iter().enumerate() {
+        let (u_end, _) = runs[k];
+        if u_end > start {
+            return Some(suffix_o200k(s, u_end));
+        }
+    }
+    None
+}
+
+/// o200k's optional `(?i:'s|'t|'re|'ve|'m|'ll|'d)` at `i`.
+#[inline(always)]
+fn suffix_o200k(s: &[u8], i: usize) -> usize {
+    if i < s.len() && s[i] == b'\'' {
+        if let Some(end) = contraction(s, i, true) {
+            return end;
+        }
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pieces(p: &Pretokenizer, text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        p.for_each_piece(text, |b| out.push(String::from_utf8(b.to_vec()).unwrap()))
+            .unwrap();
+        out
+    }
+
+    fn assert_same_as_regex(pattern: &str, text: &str) {
+        let fast = Pretokenizer::new(pattern).unwrap();
+        assert!(!matches!(fast, Pretokenizer::Regex(_)));
+        let reference = Pretokenizer::regex(pattern).unwrap();
+        assert_eq!(pieces(&fast, text), pieces(&reference, text), "text: {text:?}");
+    }
+
+    const PATTERNS: [&str; 3] = [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN];
+
+    /// The scanners fold case by hand: only ASCII letters and U+017F may match `(?i)` here.
+    #[test]
+    fn case_insensitive_contraction_letters_are_known() {
+        let re = fancy_regex::Regex::new(r"^(?i:[sdmt]|ll|ve|re)$").unwrap();
+        let single: Vec<char> = (0..=0x10FFFFu32)
+            .filter_map(char::from_u32)
+            .filter(|c| re.is_match(&c.to_string()).unwrap())
+            .collect();
+        assert_eq!(single, vec!['D', 'M', 'S', 'T', 'd', 'm', 's', 't', 'ſ']);
+        let pair = fancy_regex::Regex::new(r"^(?i:l|v|e|r)$").unwrap();
+        let folded: Vec<char> = (0x80..=0x10FFFFu32)
+            .filter_map(char::from_u32)
+            .filter(|c| pair.is_match(&c.to_string()).unwrap())
+            .collect();
+        assert!(folded.is_empty(), "{folded:?}");
+    }
+
+    #[test]
+    fn known_examples_split_like_the_regex() {
+        let samples = [
+            "Hello, world! It's 2024 and we've got 12345 tokens.",
+            "  leading spaces\n\n\ttabs\r\n and CRLF \r\n",
+            "ABCdef GHI jklMNO 'S 'LL 'ſ x'ſ DON'T don't",
+            "日本語のテキスト、한국어 텍스트 and English",
+            "e\u{301}\u{301} \u{301}abc \u{301}\u{301}ABC x\u{301}",
+            "emoji 😀😀👍🏽 flags 🇫🇷 zwj 👩‍💻",
+            "path/to/file.rs // comment\n/*\n*/\n",
+            "   \n\n   x  \u{3000}\u{85}y\u{a0}",
+            "ǅungla ǅ ᾈ Ⅻ ²³ ١٢٣٤",
+            "'''s '' ' ",
+            "",
+            " ",
+            "\n",
+        ];
+        for p in PATTERNS {
+            for t in samples {
+                assert_same_as_regex(p, t);
+            }
+        }
+    }
+
+    fn interesting_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            prop::sample::select(vec![
+                ' ', ' ', '\n', '\r', '\t', '\'', 's', 'S', 't', 'l', 'L', 'v', 'e', 'r', 'R',
+                'd', 'm', 'a', 'Z', '0', '9', '.', ',', '/', '!', 'ſ', 'é', 'É', 'ǅ', '日', 'ー',
+                'ʰ', '\u{301}', '\u{300}', '\u{3000}', '\u{85}', '\u{a0}', '\u{b}', '\u{c}',
+                'Ⅻ', '²', '١', '😀', '\u{200d}', '\u{fe0f}', 'K', 'ß', 'ﬀ', 'İ',
+            ]),
+            any::<char>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn scanners_split_like_the_regex(chars in prop::collection::vec(interesting_char(), 0..40)) {
+            let text: String = chars.into_iter().collect();
+            for p in PATTERNS {
+                let fast = Pretokenizer::new(p).unwrap();
+                let reference = Pretokenizer::regex(p).unwrap();
+                prop_assert_eq!(pieces(&fast, &text), pieces(&reference, &text), "pattern {}", p);
+            }
+        }
+    }
+}
