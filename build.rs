@@ -39,7 +39,11 @@ fn compile_rank_file(path: &Path, out: &Path, name: &str) {
         }
         let mut parts = line.split(|&b| b == b' ');
         let (Some(token), Some(rank), None) = (parts.next(), parts.next(), parts.next()) else {
-            panic!("{}:{}: expected `<base64> <rank>`", path.display(), lineno + 1);
+            panic!(
+                "{}:{}: expected `<base64> <rank>`",
+                path.display(),
+                lineno + 1
+            );
         };
         let token = base64::engine::general_purpose::STANDARD
             .decode(token)
@@ -54,7 +58,10 @@ fn compile_rank_file(path: &Path, out: &Path, name: &str) {
     let mut by_rank: Vec<Option<&[u8]>> = vec![None; max_rank + 1];
     let mut seen: HashSet<&[u8]> = HashSet::new();
     for (token, rank) in &entries {
-        assert!(by_rank[*rank as usize].is_none(), "duplicate rank {rank} in {name}");
+        assert!(
+            by_rank[*rank as usize].is_none(),
+            "duplicate rank {rank} in {name}"
+        );
         assert!(seen.insert(token), "duplicate token in {name}");
         assert!(!token.is_empty(), "empty token in {name}");
         by_rank[*rank as usize] = Some(token);
@@ -124,7 +131,11 @@ fn write_unicode_classes(out: &Path) {
         .collect();
     for (cp, f) in flags.iter().enumerate() {
         let is_letter = f & (LU_LT | LL | LM_LO) != 0;
-        assert_eq!(letters.contains(&(cp as u32)), is_letter, "letter mismatch at {cp:#x}");
+        assert_eq!(
+            letters.contains(&(cp as u32)),
+            is_letter,
+            "letter mismatch at {cp:#x}"
+        );
     }
 
     let mut blocks: Vec<&[u8]> = Vec::new();

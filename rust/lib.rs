@@ -1,5 +1,9 @@
 //! devsynth-llm's core: exact tiktoken-compatible BPE tokenization, chat token counting and
 //! pruning, and hash embeddings. Pure Rust; the Python bindings live in `py.rs` alone.
 
+pub mod bpe;
+pub mod builtin;
+pub mod encoding;
 pub mod pretokenize;
 pub mod unicode;
+pub mod vocab;

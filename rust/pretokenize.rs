@@ -131,7 +131,13 @@ fn flags_at(s: &[u8], i: usize) -> Option<(u32, u8, usize)> {
 /// Unicode simple case folding, and so the regex engine, says.
 #[inline]
 fn contraction(s: &[u8], i: usize, ignore_case: bool) -> Option<usize> {
-    let fold = |b: u8| if ignore_case { b.to_ascii_lowercase() } else { b };
+    let fold = |b: u8| {
+        if ignore_case {
+            b.to_ascii_lowercase()
+        } else {
+            b
+        }
+    };
     let j = i + 1;
     if j >= s.len() {
         return None;
@@ -176,7 +182,11 @@ fn next_r50k(s: &[u8], i: usize) -> usize {
         }
     }
     // ` ?X++` for X in L, N, other: a space joins the run of the char that follows it.
-    let after_space = if cp == ' ' as u32 { flags_at(s, i + 1) } else { None };
+    let after_space = if cp == ' ' as u32 {
+        flags_at(s, i + 1)
+    } else {
+        None
+    };
     let (from, f) = match after_space {
         Some((_, g, l)) if g & SPACE == 0 => (i + 1 + l, g),
         _ => (i + len, flags(cp)),
@@ -239,7 +249,11 @@ fn next_cl100k(s: &[u8], i: usize) -> usize {
     };
     if let Some(from) = other_from {
         let end = run_end(s, from, |_, g| is_other(g));
-        return end + s[end..].iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+        return end
+            + s[end..]
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
     }
     let (j, shorter) = whitespace_run(s, i);
     if j == s.len() {
@@ -374,7 +388,11 @@ mod tests {
         let fast = Pretokenizer::new(pattern).unwrap();
         assert!(!matches!(fast, Pretokenizer::Regex(_)));
         let reference = Pretokenizer::regex(pattern).unwrap();
-        assert_eq!(pieces(&fast, text), pieces(&reference, text), "text: {text:?}");
+        assert_eq!(
+            pieces(&fast, text),
+            pieces(&reference, text),
+            "text: {text:?}"
+        );
     }
 
     const PATTERNS: [&str; 3] = [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN];
@@ -423,10 +441,10 @@ mod tests {
     fn interesting_char() -> impl Strategy<Value = char> {
         prop_oneof![
             prop::sample::select(vec![
-                ' ', ' ', '\n', '\r', '\t', '\'', 's', 'S', 't', 'l', 'L', 'v', 'e', 'r', 'R',
-                'd', 'm', 'a', 'Z', '0', '9', '.', ',', '/', '!', 'ſ', 'é', 'É', 'ǅ', '日', 'ー',
-                'ʰ', '\u{301}', '\u{300}', '\u{3000}', '\u{85}', '\u{a0}', '\u{b}', '\u{c}',
-                'Ⅻ', '²', '١', '😀', '\u{200d}', '\u{fe0f}', 'K', 'ß', 'ﬀ', 'İ',
+                ' ', ' ', '\n', '\r', '\t', '\'', 's', 'S', 't', 'l', 'L', 'v', 'e', 'r', 'R', 'd',
+                'm', 'a', 'Z', '0', '9', '.', ',', '/', '!', 'ſ', 'é', 'É', 'ǅ', '日', 'ー', 'ʰ',
+                '\u{301}', '\u{300}', '\u{3000}', '\u{85}', '\u{a0}', '\u{b}', '\u{c}', 'Ⅻ', '²',
+                '١', '😀', '\u{200d}', '\u{fe0f}', 'K', 'ß', 'ﬀ', 'İ',
             ]),
             any::<char>(),
         ]

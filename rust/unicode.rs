@@ -4,10 +4,14 @@
 #[repr(C, align(8))]
 struct Aligned<T: ?Sized>(T);
 
-static STAGE1: &Aligned<[u8]> =
-    &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/unicode_stage1.bin")));
-static STAGE2: &Aligned<[u8]> =
-    &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/unicode_stage2.bin")));
+static STAGE1: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
+    env!("OUT_DIR"),
+    "/unicode_stage1.bin"
+)));
+static STAGE2: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
+    env!("OUT_DIR"),
+    "/unicode_stage2.bin"
+)));
 
 /// `\p{Lu}` or `\p{Lt}`.
 pub const LU_LT: u8 = 1;

@@ -1,0 +1,445 @@
+//! An encoding: vocabulary, pre-tokenizer and special tokens, with tiktoken's encode and decode
+//! semantics, and counting paths that never build the token list.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use crate::bpe::{self, MissingByte};
+use crate::pretokenize::{PatternError, Pretokenizer};
+use crate::vocab::{Rank, Vocab, VocabError};
+
+/// Why text could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The text contains a special token the caller did not allow.
+    Disallowed(String),
+    /// A byte the vocabulary has no token for.
+    MissingByte(u8),
+    /// The (custom) pattern failed while matching.
+    Pattern(String),
+}
+
+impl std::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EncodeError::Disallowed(token) => write!(
+                f,
+                "the text contains the special token {token:?}, which is disallowed. To encode \
+                 it as a special token, pass it in `allowed_special` (or allowed_special=\"all\"); \
+                 to encode it as ordinary text, leave it out of `disallowed_special` (for \
+                 example `disallowed_special=()`)."
+            ),
+            EncodeError::MissingByte(b) => {
+                write!(f, "the vocabulary has no token for the byte {b:#04x}")
+            }
+            EncodeError::Pattern(msg) => write!(f, "{msg}"),
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+impl From<MissingByte> for EncodeError {
+    fn from(e: MissingByte) -> Self {
+        EncodeError::MissingByte(e.0)
+    }
+}
+
+impl From<PatternError> for EncodeError {
+    fn from(e: PatternError) -> Self {
+        EncodeError::Pattern(e.0)
+    }
+}
+
+/// Why an encoding cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildError {
+    Vocab(VocabError),
+    Pattern(String),
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildError::Vocab(e) => write!(f, "invalid mergeable ranks: {e}"),
+            BuildError::Pattern(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// A token id that decodes to nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidToken(pub i64);
+
+/// A set of strings to look for in text: special tokens to allow, or strings to refuse.
+/// Matching is leftmost-first, as tiktoken's alternation of escaped tokens.
+pub struct SpecialSet {
+    matcher: Option<AhoCorasick>,
+    /// Per pattern: the string and, when it is one of the encoding's special tokens, its rank.
+    entries: Vec<(String, Option<Rank>)>,
+}
+
+impl SpecialSet {
+    fn new(entries: Vec<(String, Option<Rank>)>) -> Self {
+        let matcher = if entries.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(entries.iter().map(|e| e.0.as_bytes()))
+                    .expect("special token automaton"),
+            )
+        };
+        SpecialSet { matcher, entries }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The first string of the set in `text`: (start, end, entry index).
+    #[inline]
+    fn find(&self, text: &[u8]) -> Option<(usize, usize, usize)> {
+        let m = self.matcher.as_ref()?.find(text)?;
+        Some((m.start(), m.end(), m.pattern().as_usize()))
+    }
+}
+
+pub struct Encoding {
+    pub name: String,
+    pub pattern: String,
+    vocab: Vocab,
+    pretok: Pretokenizer,
+    /// Special tokens in the order given.
+    specials: Vec<(String, Rank)>,
+    special_by_rank: HashMap<Rank, usize>,
+    all_specials: SpecialSet,
+    explicit_n_vocab: Option<usize>,
+}
+
+impl Encoding {
+    pub fn new(
+        name: &str,
+        pattern: &str,
+        vocab: Vocab,
+        specials: Vec<(String, Rank)>,
+        explicit_n_vocab: Option<usize>,
+    ) -> Result<Self, BuildError> {
+        let pretok = Pretokenizer::new(pattern).map_err(|e| BuildError::Pattern(e.0))?;
+        // Two special tokens may share a rank (o200k_harmony does): decoding gives the first.
+        let mut special_by_rank = HashMap::new();
+        for (i, (_, rank)) in specials.iter().enumerate() {
+            special_by_rank.entry(*rank).or_insert(i);
+        }
+        let all_specials = SpecialSet::new(
+            specials
+                .iter()
+                .map(|(t, r)| (t.clone(), Some(*r)))
+                .collect(),
+        );
+        Ok(Encoding {
+            name: name.to_owned(),
+            pattern: pattern.to_owned(),
+            vocab,
+            pretok,
+            specials,
+            special_by_rank,
+            all_specials,
+            explicit_n_vocab,
+        })
+    }
+
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    pub fn specials(&self) -> &[(String, Rank)] {
+        &self.specials
+    }
+
+    pub fn explicit_n_vocab(&self) -> Option<usize> {
+        self.explicit_n_vocab
+    }
+
+    /// The largest token id, ordinary or special.
+    pub fn max_token_value(&self) -> Rank {
+        let ordinary = self.vocab.max_rank().unwrap_or(0);
+        self.specials.iter().map(|s| s.1).fold(ordinary, Rank::max)
+    }
+
+    /// A set of strings for `allowed_special` or `disallowed_special`; strings that are not
+    /// special tokens of this encoding are kept (they can still be refused), never allowed.
+    pub fn special_set<I: IntoIterator<Item = String>>(&self, strings: I) -> SpecialSet {
+        let by_text: HashMap<&str, Rank> = self
+            .specials
+            .iter()
+            .map(|(t, r)| (t.as_str(), *r))
+            .collect();
+        let mut entries: Vec<(String, Option<Rank>)> = strings
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let rank = by_text.get(s.as_str()).copied();
+                (s, rank)
+            })
+            .collect();
+        entries.sort();
+        entries.dedup();
+        SpecialSet::new(entries)
+    }
+
+    /// Every special token of this encoding.
+    pub fn all_specials(&self) -> &SpecialSet {
+        &self.all_specials
+    }
+
+    /// The first string of `set` found in `text`, the one tiktoken reports as disallowed.
+    pub fn find_disallowed<'s>(&self, text: &str, set: &'s SpecialSet) -> Option<&'s str> {
+        set.find(text.as_bytes())
+            .map(|(_, _, idx)| set.entries[idx].0.as_str())
+    }
+
+    /// Tokens of `text`, special tokens in `allowed` encoded as such, everything else ordinary.
+    pub fn encode(&self, text: &str, allowed: &SpecialSet) -> Result<Vec<Rank>, EncodeError> {
+        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        self.for_each_token(text, allowed, &mut |r| out.push(r))?;
+        Ok(out)
+    }
+
+    /// `encode` after refusing any string of `disallowed` in the text.
+    pub fn encode_checked(
+        &self,
+        text: &str,
+        allowed: &SpecialSet,
+        disallowed: &SpecialSet,
+    ) -> Result<Vec<Rank>, EncodeError> {
+        self.check(text, disallowed)?;
+        self.encode(text, allowed)
+    }
+
+    /// Tokens of `text`, special tokens encoded as ordinary text.
+    pub fn encode_ordinary(&self, text: &str) -> Result<Vec<Rank>, EncodeError> {
+        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        self.for_each_ordinary_token(text, &mut |r| out.push(r))?;
+        Ok(out)
+    }
+
+    /// Number of tokens `encode(text, allowed)` gives, without building them.
+    pub fn count(&self, text: &str, allowed: &SpecialSet) -> Result<usize, EncodeError> {
+        if allowed.is_empty() {
+            return self.count_ordinary(text);
+        }
+        let mut n = 0;
+        self.for_each_segment(text, allowed, |seg| {
+            n += match seg {
+                Segment::Text(t) => self.count_ordinary(t)?,
+                Segment::Special(_) => 1,
+            };
+            Ok(())
+        })?;
+        Ok(n)
+    }
+
+    /// `count` after refusing any string of `disallowed` in the text.
+    pub fn count_checked(
+        &self,
+        text: &str,
+        allowed: &SpecialSet,
+        disallowed: &SpecialSet,
+    ) -> Result<usize, EncodeError> {
+        self.check(text, disallowed)?;
+        self.count(text, allowed)
+    }
+
+    /// Number of tokens of `encode_ordinary(text)`.
+    pub fn count_ordinary(&self, text: &str) -> Result<usize, EncodeError> {
+        let mut n = 0;
+        let mut err = None;
+        self.pretok.for_each_piece(text, |piece| {
+            match bpe::count_piece(&self.vocab, piece) {
+                Ok(c) => n += c,
+                Err(e) => err = Some(e),
+            };
+        })?;
+        match err {
+            Some(e) => Err(e.into()),
+            None => Ok(n),
+        }
+    }
+
+    fn check(&self, text: &str, disallowed: &SpecialSet) -> Result<(), EncodeError> {
+        match self.find_disallowed(text, disallowed) {
+            Some(token) => Err(EncodeError::Disallowed(token.to_owned())),
+            None => Ok(()),
+        }
+    }
+
+    /// Calls `emit` with each token of `text`.
+    pub fn for_each_token(
+        &self,
+        text: &str,
+        allowed: &SpecialSet,
+        emit: &mut impl FnMut(Rank),
+    ) -> Result<(), EncodeError> {
+        if allowed.is_empty() {
+            return self.for_each_ordinary_token(text, emit);
+        }
+        self.for_each_segment(text, allowed, |seg| {
+            match seg {
+                Segment::Text(t) => self.for_each_ordinary_token(t, emit)?,
+                Segment::Special(r) => emit(r),
+            }
+            Ok(())
+        })
+    }
+
+    /// Calls `emit` with each token of `text`, special tokens encoded as ordinary text.
+    pub fn for_each_ordinary_token(
+        &self,
+        text: &str,
+        emit: &mut impl FnMut(Rank),
+    ) -> Result<(), EncodeError> {
+        let mut err = None;
+        self.pretok.for_each_piece(text, |piece| {
+            if let Err(e) = bpe::encode_piece(&self.vocab, piece, emit) {
+                err = Some(e);
+            }
+        })?;
+        match err {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Splits text at allowed special tokens, as tiktoken: the text between them is
+    /// pre-tokenized on its own, so patterns anchored at the end (`\s++$`) see each segment's end.
+    fn for_each_segment<'t>(
+        &self,
+        text: &'t str,
+        allowed: &SpecialSet,
+        mut f: impl FnMut(Segment<'t>) -> Result<(), EncodeError>,
+    ) -> Result<(), EncodeError> {
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        let mut search_from = 0;
+        while search_from <= bytes.len() {
+            let Some((s, e, idx)) = allowed
+                .find(&bytes[search_from..])
+                .map(|(s, e, i)| (s + search_from, e + search_from, i))
+            else {
+                break;
+            };
+            let Some(rank) = allowed.entries[idx].1 else {
+                // Not a special token of this encoding: ordinary text. Look again one char on.
+                search_from = s + crate::unicode::char_at(bytes, s).1;
+                continue;
+            };
+            f(Segment::Text(&text[start..s]))?;
+            f(Segment::Special(rank))?;
+            start = e;
+            search_from = e;
+        }
+        f(Segment::Text(&text[start..]))
+    }
+
+    /// The bytes of a token, ordinary or special.
+    #[inline]
+    pub fn token_bytes(&self, token: Rank) -> Option<&[u8]> {
+        self.vocab.token_bytes(token).or_else(|| {
+            self.special_by_rank
+                .get(&token)
+                .map(|&i| self.specials[i].0.as_bytes())
+        })
+    }
+
+    /// The bytes the tokens stand for.
+    pub fn decode_bytes(&self, tokens: &[i64]) -> Result<Vec<u8>, InvalidToken> {
+        let mut out = Vec::with_capacity(tokens.len() * 4);
+        for &t in tokens {
+            let bytes = Rank::try_from(t)
+                .ok()
+                .and_then(|r| self.token_bytes(r))
+                .ok_or(InvalidToken(t))?;
+            out.extend_from_slice(bytes);
+        }
+        Ok(out)
+    }
+
+    /// The token of exactly these bytes, ordinary or special.
+    pub fn encode_single_token(&self, bytes: &[u8]) -> Option<Rank> {
+        self.vocab.rank(bytes).or_else(|| {
+            self.specials
+                .iter()
+                .find(|(t, _)| t.as_bytes() == bytes)
+                .map(|s| s.1)
+        })
+    }
+
+    /// BPE of bytes taken as one piece, without pre-tokenization or special tokens.
+    pub fn encode_single_piece(&self, bytes: &[u8]) -> Result<Vec<Rank>, EncodeError> {
+        let mut out = Vec::new();
+        if !bytes.is_empty() {
+            bpe::encode_piece(&self.vocab, bytes, &mut |r| out.push(r))?;
+        }
+        Ok(out)
+    }
+}
+
+enum Segment<'t> {
+    Text(&'t str),
+    Special(Rank),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtin;
+
+    #[test]
+    fn specials_split_segments_like_tiktoken() {
+        let enc = builtin::get("cl100k_base").unwrap();
+        let all = enc.special_set(enc.specials().iter().map(|s| s.0.clone()));
+        let text = "hello <|endoftext|> there";
+        assert_eq!(
+            enc.encode(text, &all).unwrap(),
+            vec![15339, 220, 100257, 1070]
+        );
+        assert_eq!(enc.count(text, &all).unwrap(), 4);
+        let none = enc.special_set(Vec::new());
+        assert_eq!(
+            enc.encode(text, &none).unwrap(),
+            enc.encode_ordinary(text).unwrap()
+        );
+        assert_eq!(
+            enc.encode_checked(text, &none, enc.all_specials()),
+            Err(EncodeError::Disallowed("<|endoftext|>".into()))
+        );
+        let odd = enc.special_set(vec!["there".to_string()]);
+        assert_eq!(
+            enc.count_checked(text, &all, &odd),
+            Err(EncodeError::Disallowed("there".into()))
+        );
+        // A string that is not a special token is never encoded as one.
+        assert_eq!(enc.encode("there", &odd).unwrap(), vec![19041]);
+    }
+
+    #[test]
+    fn decode_refuses_unknown_ids() {
+        let enc = builtin::get("cl100k_base").unwrap();
+        assert_eq!(
+            enc.decode_bytes(&[15339, 100257]).unwrap(),
+            b"hello<|endoftext|>"
+        );
+        assert_eq!(enc.decode_bytes(&[100256]), Err(InvalidToken(100256)));
+        assert_eq!(enc.decode_bytes(&[-1]), Err(InvalidToken(-1)));
+        assert_eq!(enc.decode_bytes(&[1 << 40]), Err(InvalidToken(1 << 40)));
+    }
+}
