@@ -97,6 +97,14 @@ impl SpecialSet {
         SpecialSet { matcher, entries }
     }
 
+    /// The set of nothing: no special token allowed, nothing refused.
+    pub fn empty() -> Self {
+        SpecialSet {
+            matcher: None,
+            entries: Vec::new(),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -7,3 +7,6 @@ pub mod encoding;
 pub mod pretokenize;
 pub mod unicode;
 pub mod vocab;
+
+#[cfg(feature = "python")]
+pub mod py;

@@ -1,0 +1,1 @@
+"""Adapter layer: connects the application to LLM backends."""

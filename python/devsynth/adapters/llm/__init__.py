@@ -1,0 +1,1 @@
+"""LLM backend adapter and provider registry."""

@@ -1,0 +1,1 @@
+"""Application layer: providers, token utilities and the offline model."""

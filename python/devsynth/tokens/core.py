@@ -1,0 +1,278 @@
+"""The Encoding: tiktoken's API and semantics over the Rust core, plus counting that never
+builds the token list."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from devsynth import _core
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+AllowedSpecial = Literal["all"] | Collection[str]
+DisallowedSpecial = Literal["all"] | Collection[str]
+
+_EMPTY: frozenset[str] = frozenset()
+# Prepared sets are cheap but not free (an automaton each); keep the recent ones per encoding.
+_SET_CACHE_LIMIT = 64
+
+
+class Encoding:
+    """A BPE encoding with tiktoken's API: ``encode``, ``decode`` and friends give exactly
+    tiktoken's results. Beyond tiktoken: ``count`` and ``count_batch``.
+
+    Built-in encodings come from :func:`devsynth.tokens.get_encoding`; the constructor takes
+    tiktoken's arguments to build a custom one.
+    """
+
+    name: str
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        pat_str: str,
+        mergeable_ranks: dict[bytes, int],
+        special_tokens: dict[str, int],
+        explicit_n_vocab: int | None = None,
+    ) -> None:
+        core = _core.CoreEncoding.custom(
+            name, pat_str, mergeable_ranks, special_tokens, explicit_n_vocab
+        )
+        self._setup(core)
+
+    @classmethod
+    def _from_core(cls, core: _core.CoreEncoding) -> Encoding:
+        enc = cls.__new__(cls)
+        enc._setup(core)
+        return enc
+
+    def _setup(self, core: _core.CoreEncoding) -> None:
+        self._core = core
+        self.name = core.name
+        self._pat_str = core.pattern
+        self._special_tokens: dict[str, int] = dict(core.special_tokens())
+        self.special_tokens_set: frozenset[str] = frozenset(self._special_tokens)
+        self._special_token_values = frozenset(self._special_tokens.values())
+        self.max_token_value: int = core.max_token_value
+        self._sets: dict[frozenset[str], _core.SpecialTokenSet] = {}
+        self._sets_lock = threading.Lock()
+        self._no_specials = self._prepared(_EMPTY)
+
+    def __repr__(self) -> str:
+        return f"<Encoding {self.name!r}>"
+
+    # Pickled by name when built in (cheap: the receiver looks it up), else by value.
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self._core.is_builtin:
+            from devsynth.tokens.registry import get_encoding
+
+            return (get_encoding, (self.name,))
+        return (
+            _rebuild,
+            (self.name, self._pat_str, self._mergeable_ranks, self._special_tokens),
+        )
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def n_vocab(self) -> int:
+        """``max_token_value + 1``, as tiktoken."""
+        return self.max_token_value + 1
+
+    @property
+    def eot_token(self) -> int:
+        return self._special_tokens["<|endoftext|>"]
+
+    @property
+    def _mergeable_ranks(self) -> dict[bytes, int]:
+        return self._core.mergeable_ranks()
+
+    def is_special_token(self, token: int) -> bool:
+        return token in self._special_token_values
+
+    def token_byte_values(self) -> list[bytes]:
+        """Every ordinary token's bytes, sorted."""
+        return self._core.token_byte_values()
+
+    # ------------------------------------------------------------------ special-token sets
+
+    def _prepared(self, strings: Iterable[str]) -> _core.SpecialTokenSet:
+        key = strings if isinstance(strings, frozenset) else frozenset(strings)
+        prepared = self._sets.get(key)
+        if prepared is None:
+            prepared = self._core.special_set(key)
+            with self._sets_lock:
+                if len(self._sets) >= _SET_CACHE_LIMIT:
+                    self._sets.clear()
+                self._sets[key] = prepared
+        return prepared
+
+    def _special_args(
+        self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial
+    ) -> tuple[_core.SpecialTokenSet, _core.SpecialTokenSet | None]:
+        allowed: Collection[str] = (
+            self.special_tokens_set if allowed_special == "all" else allowed_special
+        )
+        if disallowed_special == "all":
+            disallowed: Collection[str] = self.special_tokens_set - frozenset(allowed)
+        else:
+            disallowed = disallowed_special
+        return (
+            self._prepared(allowed) if allowed else self._no_specials,
+            self._prepared(disallowed) if disallowed else None,
+        )
+
+    # ------------------------------------------------------------------ encoding
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """Tokens of ``text``, special tokens encoded as ordinary text."""
+        return self._core.encode_ordinary(text)
+
+    def encode(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = _EMPTY,
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[int]:
+        """Tokens of ``text``. Text that spells a special token raises ValueError unless the
+        token is in ``allowed_special`` (encoded as the special token) or left out of
+        ``disallowed_special`` (encoded as ordinary text), as in tiktoken."""
+        if disallowed_special == "all" and not allowed_special:
+            return self._core.encode_default(text)
+        allowed, disallowed = self._special_args(allowed_special, disallowed_special)
+        return self._core.encode(text, allowed, disallowed)
+
+    def encode_to_numpy(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = _EMPTY,
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> npt.NDArray[np.uint32]:
+        """``encode`` as a NumPy uint32 array."""
+        import numpy as np
+
+        tokens = self.encode(
+            text, allowed_special=allowed_special, disallowed_special=disallowed_special
+        )
+        return np.array(tokens, dtype=np.uint32)
+
+    def encode_ordinary_batch(
+        self, text: Sequence[str], *, num_threads: int | None = None
+    ) -> list[list[int]]:
+        """``encode_ordinary`` of each text, on Rust threads (all cores unless told)."""
+        return self._core.encode_ordinary_batch(text, num_threads)
+
+    def encode_batch(
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int | None = None,
+        allowed_special: AllowedSpecial = _EMPTY,
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[list[int]]:
+        """``encode`` of each text, on Rust threads (all cores unless told)."""
+        allowed, disallowed = self._special_args(allowed_special, disallowed_special)
+        return self._core.encode_batch(text, allowed, disallowed, num_threads)
+
+    def encode_single_token(self, text_or_bytes: str | bytes) -> int:
+        """The token of exactly this text (special tokens included); KeyError if none."""
+        if isinstance(text_or_bytes, str):
+            text_or_bytes = text_or_bytes.encode("utf-8")
+        return self._core.encode_single_token(text_or_bytes)
+
+    def _encode_single_piece(self, text_or_bytes: str | bytes) -> list[int]:
+        if isinstance(text_or_bytes, str):
+            text_or_bytes = text_or_bytes.encode("utf-8")
+        return self._core.encode_single_piece(text_or_bytes)
+
+    # ------------------------------------------------------------------ counting
+
+    def count(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = _EMPTY,
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> int:
+        """``len(encode(text, ...))`` without building the tokens; same errors as ``encode``."""
+        if disallowed_special == "all" and not allowed_special:
+            return self._core.count_default(text)
+        allowed, disallowed = self._special_args(allowed_special, disallowed_special)
+        return self._core.count(text, allowed, disallowed)
+
+    def count_ordinary(self, text: str) -> int:
+        """``len(encode_ordinary(text))`` without building the tokens."""
+        return self._core.count_ordinary(text)
+
+    def count_batch(
+        self,
+        texts: Sequence[str],
+        *,
+        num_threads: int | None = None,
+        allowed_special: AllowedSpecial = _EMPTY,
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[int]:
+        """``count`` of each text, on Rust threads (all cores unless told)."""
+        allowed, disallowed = self._special_args(allowed_special, disallowed_special)
+        return self._core.count_batch(texts, allowed, disallowed, num_threads)
+
+    # ------------------------------------------------------------------ decoding
+
+    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+        """The bytes the tokens stand for; KeyError for an id that is no token."""
+        return self._core.decode_bytes(tokens)
+
+    def decode(self, tokens: Sequence[int], errors: str = "replace") -> str:
+        """The text the tokens stand for; bytes that are not UTF-8 are handled by ``errors``."""
+        return self._core.decode_bytes(tokens).decode("utf-8", errors=errors)
+
+    def decode_single_token_bytes(self, token: int) -> bytes:
+        """The bytes of one token (special tokens included); KeyError if none."""
+        return self._core.decode_single_token_bytes(token)
+
+    def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
+        """The bytes of each token."""
+        return self._core.decode_tokens_bytes(tokens)
+
+    def decode_with_offsets(self, tokens: Sequence[int]) -> tuple[str, list[int]]:
+        """The text and, per token, the index of the first char holding its bytes (a token
+        that starts inside a multi-byte char points at that char)."""
+        pieces = self.decode_tokens_bytes(tokens)
+        offsets: list[int] = []
+        chars = 0
+        for piece in pieces:
+            starts_mid_char = bool(piece) and 0x80 <= piece[0] < 0xC0
+            offsets.append(max(0, chars - starts_mid_char))
+            chars += sum(1 for b in piece if not 0x80 <= b < 0xC0)
+        return b"".join(pieces).decode("utf-8", errors="strict"), offsets
+
+    def decode_batch(
+        self,
+        batch: Sequence[Sequence[int]],
+        *,
+        errors: str = "replace",
+        num_threads: int | None = None,
+    ) -> list[str]:
+        """``decode`` of each token list."""
+        return [self.decode(tokens, errors=errors) for tokens in batch]
+
+    def decode_bytes_batch(
+        self, batch: Sequence[Sequence[int]], *, num_threads: int | None = None
+    ) -> list[bytes]:
+        """``decode_bytes`` of each token list."""
+        return [self.decode_bytes(tokens) for tokens in batch]
+
+
+def _rebuild(
+    name: str, pat_str: str, mergeable_ranks: dict[bytes, int], special_tokens: dict[str, int]
+) -> Encoding:
+    return Encoding(
+        name, pat_str=pat_str, mergeable_ranks=mergeable_ranks, special_tokens=special_tokens
+    )
