@@ -3,6 +3,8 @@
 
 pub mod bpe;
 pub mod builtin;
+pub mod chat;
+pub mod embed;
 pub mod encoding;
 pub mod pretokenize;
 pub mod unicode;

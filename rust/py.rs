@@ -11,6 +11,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::builtin;
+use crate::chat::{self, ChatFormat, MessageText, PruneError};
+use crate::embed;
 use crate::encoding::{EncodeError, Encoding, InvalidToken, SpecialSet};
 use crate::vocab::{Rank, Vocab};
 
@@ -18,7 +20,9 @@ use crate::vocab::{Rank, Vocab};
 /// or a PanicException.
 fn run_detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
     py.detach(|| catch_unwind(AssertUnwindSafe(f)))
-        .map_err(|_| PyRuntimeError::new_err("internal error in the devsynth core (a bug: please report it)"))
+        .map_err(|_| {
+            PyRuntimeError::new_err("internal error in the devsynth core (a bug: please report it)")
+        })
 }
 
 fn encode_err(e: EncodeError) -> PyErr {
@@ -77,7 +81,10 @@ fn pool(threads: Option<usize>) -> PyResult<Option<Arc<rayon::ThreadPool>>> {
         return Err(PyValueError::new_err("num_threads must be at least 1"));
     }
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    let mut pools = POOLS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     if let Some(p) = pools.get(&n) {
         return Ok(Some(p.clone()));
     }
@@ -172,9 +179,9 @@ impl CoreEncoding {
     ) -> PyResult<Self> {
         let mut pairs = Vec::with_capacity(mergeable_ranks.len());
         for (k, v) in mergeable_ranks.iter() {
-            let bytes = k.cast::<PyBytes>().map_err(|_| {
-                PyTypeError::new_err("mergeable_ranks keys must be bytes")
-            })?;
+            let bytes = k
+                .cast::<PyBytes>()
+                .map_err(|_| PyTypeError::new_err("mergeable_ranks keys must be bytes"))?;
             pairs.push((bytes.as_bytes().to_vec(), v.extract::<Rank>()?));
         }
         let mut specials = Vec::with_capacity(special_tokens.len());
@@ -183,7 +190,8 @@ impl CoreEncoding {
         }
         let (name, pat) = (name.to_owned(), pat_str.to_owned());
         let enc = run_detached(py, move || -> Result<Encoding, String> {
-            let vocab = Vocab::from_pairs(pairs).map_err(|e| format!("invalid mergeable ranks: {e}"))?;
+            let vocab =
+                Vocab::from_pairs(pairs).map_err(|e| format!("invalid mergeable ranks: {e}"))?;
             Encoding::new(&name, &pat, vocab, specials, explicit_n_vocab).map_err(|e| e.to_string())
         })?
         .map_err(PyValueError::new_err)?;
@@ -252,8 +260,10 @@ impl CoreEncoding {
     fn encode_default(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<Rank>> {
         let text = text_of(text)?;
         let enc = self.enc();
-        run_detached(py, || enc.encode_checked(&text, &SpecialSet::empty(), enc.all_specials()))?
-            .map_err(encode_err)
+        run_detached(py, || {
+            enc.encode_checked(&text, &SpecialSet::empty(), enc.all_specials())
+        })?
+        .map_err(encode_err)
     }
 
     #[pyo3(signature = (text, allowed, disallowed=None))]
@@ -281,8 +291,10 @@ impl CoreEncoding {
     fn count_default(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<usize> {
         let text = text_of(text)?;
         let enc = self.enc();
-        run_detached(py, || enc.count_checked(&text, &SpecialSet::empty(), enc.all_specials()))?
-            .map_err(encode_err)
+        run_detached(py, || {
+            enc.count_checked(&text, &SpecialSet::empty(), enc.all_specials())
+        })?
+        .map_err(encode_err)
     }
 
     #[pyo3(signature = (text, allowed, disallowed=None))]
@@ -312,10 +324,12 @@ impl CoreEncoding {
         let items = items_of(texts)?;
         let texts = texts_of(&items)?;
         let enc = self.enc();
-        run_detached(py, || par_map(num_threads, &texts, |t| enc.encode_ordinary(t)))??
-            .into_iter()
-            .collect::<Result<_, _>>()
-            .map_err(encode_err)
+        run_detached(py, || {
+            par_map(num_threads, &texts, |t| enc.encode_ordinary(t))
+        })??
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(encode_err)
     }
 
     #[pyo3(signature = (texts, allowed, disallowed=None, num_threads=None))]
@@ -384,7 +398,8 @@ impl CoreEncoding {
         py: Python<'py>,
         tokens: Vec<i64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = run_detached(py, || self.enc().decode_bytes(&tokens))?.map_err(invalid_token)?;
+        let bytes =
+            run_detached(py, || self.enc().decode_bytes(&tokens))?.map_err(invalid_token)?;
         Ok(PyBytes::new(py, &bytes))
     }
 
@@ -440,6 +455,78 @@ impl CoreEncoding {
         PyList::new(py, values.into_iter().map(|b| PyBytes::new(py, b)))
     }
 
+    /// Tokens of each message under a chat format (role, content parts, name and any other
+    /// string field counted as ordinary text).
+    fn chat_message_tokens(
+        &self,
+        py: Python<'_>,
+        messages: &Bound<'_, PyAny>,
+        per_message: i64,
+        per_name: i64,
+    ) -> PyResult<Vec<i64>> {
+        let format = ChatFormat {
+            per_message,
+            per_name,
+            reply_priming: 0,
+        };
+        let items = items_of(messages)?;
+        let fields = items
+            .iter()
+            .enumerate()
+            .map(|(i, m)| MessageFields::of(i, m))
+            .collect::<PyResult<Vec<_>>>()?;
+        let texts = fields
+            .iter()
+            .map(MessageFields::texts)
+            .collect::<PyResult<Vec<_>>>()?;
+        let enc = self.enc();
+        run_detached(py, || {
+            texts
+                .iter()
+                .map(|t| chat::message_tokens(enc, format, &t.view()))
+                .collect::<Result<Vec<_>, _>>()
+        })?
+        .map_err(encode_err)
+    }
+
+    /// Prunes a conversation to `budget` tokens: (indices kept, tokens), or (None, tokens the
+    /// system messages alone need) when even they do not fit.
+    fn chat_prune(
+        &self,
+        py: Python<'_>,
+        messages: &Bound<'_, PyAny>,
+        budget: i64,
+        per_message: i64,
+        per_name: i64,
+        reply_priming: i64,
+    ) -> PyResult<(Option<Vec<usize>>, i64)> {
+        let format = ChatFormat {
+            per_message,
+            per_name,
+            reply_priming,
+        };
+        let items = items_of(messages)?;
+        let fields = items
+            .iter()
+            .enumerate()
+            .map(|(i, m)| MessageFields::of(i, m))
+            .collect::<PyResult<Vec<_>>>()?;
+        let texts = fields
+            .iter()
+            .map(MessageFields::texts)
+            .collect::<PyResult<Vec<_>>>()?;
+        let enc = self.enc();
+        let result = run_detached(py, || {
+            let views: Vec<MessageText<'_>> = texts.iter().map(MessageTexts::view).collect();
+            chat::prune(enc, format, &views, budget)
+        })?;
+        match result {
+            Ok(p) => Ok((Some(p.kept), p.tokens)),
+            Err(PruneError::SystemTooLarge { tokens, .. }) => Ok((None, tokens)),
+            Err(PruneError::Encode(e)) => Err(encode_err(e)),
+        }
+    }
+
     /// The ordinary tokens as a dict of bytes to rank, as tiktoken's `_mergeable_ranks`.
     fn mergeable_ranks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
@@ -450,14 +537,213 @@ impl CoreEncoding {
     }
 }
 
+/// The string fields of one chat message, checked, still owned by Python.
+struct MessageFields<'py> {
+    role: Bound<'py, PyAny>,
+    texts: Vec<Bound<'py, PyAny>>,
+    name: Option<Bound<'py, PyAny>>,
+}
+
+/// The same fields as Rust text (borrowed unless a lone surrogate had to be replaced).
+struct MessageTexts<'a> {
+    role: Cow<'a, str>,
+    texts: Vec<Cow<'a, str>>,
+    name: Option<Cow<'a, str>>,
+}
+
+impl MessageTexts<'_> {
+    fn view(&self) -> MessageText<'_> {
+        MessageText {
+            role: &self.role,
+            content: self.texts.iter().map(|t| t.as_ref()).collect(),
+            name: self.name.as_deref(),
+        }
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default()
+}
+
+impl<'py> MessageFields<'py> {
+    /// Checks message `i`: a mapping with a str `role`, and `content` that is a str or a list
+    /// of content parts (None or absent only beside tool or function calls).
+    fn of(i: usize, msg: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let dict = msg.cast::<PyDict>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "message {i} must be a dict, got {}",
+                type_name(msg)
+            ))
+        })?;
+        let role = dict
+            .get_item("role")?
+            .ok_or_else(|| PyValueError::new_err(format!("message {i} has no 'role'")))?;
+        if !role.is_instance_of::<PyString>() {
+            return Err(PyTypeError::new_err(format!(
+                "message {i}: 'role' must be str, got {}",
+                type_name(&role)
+            )));
+        }
+        let calls = dict.get_item("tool_calls")?.filter(|c| !c.is_none());
+        let function_call = dict.get_item("function_call")?.filter(|c| !c.is_none());
+        let has_calls = calls.is_some() || function_call.is_some();
+        let mut texts = Vec::new();
+        match dict.get_item("content")? {
+            Some(c) if c.is_instance_of::<PyString>() => texts.push(c),
+            Some(c)
+                if c.is_instance_of::<PyList>() || c.is_instance_of::<pyo3::types::PyTuple>() =>
+            {
+                for (j, part) in c.try_iter()?.enumerate() {
+                    let part = part?;
+                    let part_dict = part.cast::<PyDict>().map_err(|_| {
+                        PyTypeError::new_err(format!(
+                            "message {i}: content part {j} must be a dict, got {}",
+                            type_name(&part)
+                        ))
+                    })?;
+                    let is_text = match part_dict.get_item("type")? {
+                        Some(t) => t.extract::<&str>().map(|t| t == "text").unwrap_or(false),
+                        None => false,
+                    };
+                    if is_text {
+                        let text = part_dict.get_item("text")?.ok_or_else(|| {
+                            PyValueError::new_err(format!(
+                                "message {i}: content part {j} has no 'text'"
+                            ))
+                        })?;
+                        if !text.is_instance_of::<PyString>() {
+                            return Err(PyTypeError::new_err(format!(
+                                "message {i}: content part {j} 'text' must be str, got {}",
+                                type_name(&text)
+                            )));
+                        }
+                        texts.push(text);
+                    }
+                }
+            }
+            Some(c) if c.is_none() && has_calls => {}
+            None if has_calls => {}
+            Some(c) if !c.is_none() => {
+                return Err(PyTypeError::new_err(format!(
+                    "message {i}: 'content' must be str or a list of content parts, got {}",
+                    type_name(&c)
+                )))
+            }
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "message {i} has no 'content'"
+                )))
+            }
+        }
+        // Tool calls: their function names and argument text travel in the prompt too.
+        let call_items: Vec<Bound<'py, PyAny>> = match (&calls, &function_call) {
+            (Some(c), _) => c.try_iter()?.collect::<PyResult<_>>()?,
+            (None, Some(f)) => vec![f.clone()],
+            (None, None) => Vec::new(),
+        };
+        for call in call_items {
+            let function = match call.cast::<PyDict>() {
+                Ok(d) => d.get_item("function")?.unwrap_or_else(|| call.clone()),
+                Err(_) => call.clone(),
+            };
+            if let Ok(f) = function.cast::<PyDict>() {
+                for key in ["name", "arguments"] {
+                    if let Some(v) = f.get_item(key)? {
+                        if v.is_instance_of::<PyString>() {
+                            texts.push(v);
+                        }
+                    }
+                }
+            }
+        }
+        // Other string fields (tool_call_id, ...) are sent, so they count as well.
+        for (key, value) in dict.iter() {
+            let known = key
+                .extract::<&str>()
+                .map(|k| {
+                    matches!(
+                        k,
+                        "role" | "content" | "name" | "tool_calls" | "function_call"
+                    )
+                })
+                .unwrap_or(false);
+            if !known && value.is_instance_of::<PyString>() {
+                texts.push(value);
+            }
+        }
+        let name = match dict.get_item("name")? {
+            Some(n) if n.is_instance_of::<PyString>() => Some(n),
+            Some(n) if n.is_none() => None,
+            Some(n) => {
+                return Err(PyTypeError::new_err(format!(
+                    "message {i}: 'name' must be str, got {}",
+                    type_name(&n)
+                )))
+            }
+            None => None,
+        };
+        Ok(MessageFields { role, texts, name })
+    }
+
+    fn texts(&self) -> PyResult<MessageTexts<'_>> {
+        Ok(MessageTexts {
+            role: text_of(&self.role)?,
+            texts: self.texts.iter().map(text_of).collect::<PyResult<_>>()?,
+            name: self.name.as_ref().map(text_of).transpose()?,
+        })
+    }
+}
+
+/// Hash embedding of a text (see rust/embed.rs).
+#[pyfunction]
+#[pyo3(signature = (text, dimensions=embed::DEFAULT_DIMENSIONS))]
+fn hash_embedding(
+    py: Python<'_>,
+    text: &Bound<'_, PyAny>,
+    dimensions: usize,
+) -> PyResult<Vec<f32>> {
+    let text = text_of(text)?;
+    run_detached(py, || embed::hash_embedding(&text, dimensions))?
+        .map_err(|_| PyValueError::new_err("dimensions must be at least 1"))
+}
+
+/// Hash embeddings of many texts, on Rust threads.
+#[pyfunction]
+#[pyo3(signature = (texts, dimensions=embed::DEFAULT_DIMENSIONS, num_threads=None))]
+fn hash_embeddings(
+    py: Python<'_>,
+    texts: &Bound<'_, PyAny>,
+    dimensions: usize,
+    num_threads: Option<usize>,
+) -> PyResult<Vec<Vec<f32>>> {
+    let items = items_of(texts)?;
+    let texts = texts_of(&items)?;
+    run_detached(py, || {
+        par_map(num_threads, &texts, |t| {
+            embed::hash_embedding(t, dimensions)
+        })
+    })??
+    .into_iter()
+    .collect::<Result<_, _>>()
+    .map_err(|_| PyValueError::new_err("dimensions must be at least 1"))
+}
+
 #[pymodule]
 #[pyo3(name = "_core")]
 pub fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CoreEncoding>()?;
     m.add_class::<SpecialTokenSet>()?;
+    m.add_function(wrap_pyfunction!(hash_embedding, m)?)?;
+    m.add_function(wrap_pyfunction!(hash_embeddings, m)?)?;
     m.add(
         "BUILTIN_ENCODINGS",
-        builtin::NAMES.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        builtin::NAMES
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
     )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
