@@ -98,41 +98,57 @@ pub struct Pruned {
 }
 
 /// Keeps every system message and the longest run of newest other messages that fits in
-/// `budget` together with them (reply priming included). Walks from the newest message back
-/// and stops at the first that does not fit, so the cost grows with what is kept, not with the
-/// length of the conversation.
+/// `budget` together with them (reply priming included).
 pub fn prune(
     enc: &Encoding,
     format: ChatFormat,
     messages: &[MessageText<'_>],
     budget: i64,
 ) -> Result<Pruned, PruneError> {
+    prune_with(
+        messages.len(),
+        |i| messages[i].is_system(),
+        |i| Ok(message_tokens(enc, format, &messages[i])?),
+        format,
+        budget,
+    )
+}
+
+/// `prune` over any source of messages: `is_system(i)` and `tokens(i)` are asked only for the
+/// messages the decision needs. Walks from the newest message back and stops at the first that
+/// does not fit, so the cost grows with what is kept, not with the length of the conversation.
+pub fn prune_with<E: From<PruneError>>(
+    len: usize,
+    is_system: impl Fn(usize) -> bool,
+    mut tokens: impl FnMut(usize) -> Result<i64, E>,
+    format: ChatFormat,
+    budget: i64,
+) -> Result<Pruned, E> {
     let mut fixed = format.reply_priming;
-    for m in messages.iter().filter(|m| m.is_system()) {
-        fixed += message_tokens(enc, format, m)?;
+    for i in (0..len).filter(|&i| is_system(i)) {
+        fixed += tokens(i)?;
     }
     if fixed > budget {
         return Err(PruneError::SystemTooLarge {
             tokens: fixed,
             budget,
-        });
+        }
+        .into());
     }
     let mut total = fixed;
-    let mut cut = messages.len();
-    for (i, m) in messages.iter().enumerate().rev() {
-        if m.is_system() {
+    let mut cut = len;
+    for i in (0..len).rev() {
+        if is_system(i) {
             continue;
         }
-        let t = message_tokens(enc, format, m)?;
+        let t = tokens(i)?;
         if total + t > budget {
             break;
         }
         total += t;
         cut = i;
     }
-    let kept = (0..messages.len())
-        .filter(|&i| i >= cut || messages[i].is_system())
-        .collect();
+    let kept = (0..len).filter(|&i| i >= cut || is_system(i)).collect();
     Ok(Pruned {
         kept,
         tokens: total,
@@ -191,7 +207,7 @@ mod tests {
         assert_eq!(p.tokens, all);
         let p = prune(enc, ChatFormat::CURRENT, &msgs, all - 1).unwrap();
         assert_eq!(p.kept, vec![0, 2, 3]);
-        assert!(p.tokens <= all - 1);
+        assert!(p.tokens < all);
         assert!(matches!(
             prune(enc, ChatFormat::CURRENT, &msgs, 5),
             Err(PruneError::SystemTooLarge { budget: 5, .. })

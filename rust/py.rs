@@ -490,10 +490,10 @@ impl CoreEncoding {
     }
 
     /// Prunes a conversation to `budget` tokens: (indices kept, tokens), or (None, tokens the
-    /// system messages alone need) when even they do not fit.
+    /// system messages alone need) when even they do not fit. Every message's role is checked;
+    /// the rest of a message only when the decision reads it (dropped messages are not read).
     fn chat_prune(
         &self,
-        py: Python<'_>,
         messages: &Bound<'_, PyAny>,
         budget: i64,
         per_message: i64,
@@ -506,24 +506,31 @@ impl CoreEncoding {
             reply_priming,
         };
         let items = items_of(messages)?;
-        let fields = items
+        let system = items
             .iter()
             .enumerate()
-            .map(|(i, m)| MessageFields::of(i, m))
-            .collect::<PyResult<Vec<_>>>()?;
-        let texts = fields
-            .iter()
-            .map(MessageFields::texts)
-            .collect::<PyResult<Vec<_>>>()?;
+            .map(|(i, m)| role_is_system(i, m))
+            .collect::<PyResult<Vec<bool>>>()?;
         let enc = self.enc();
-        let result = run_detached(py, || {
-            let views: Vec<MessageText<'_>> = texts.iter().map(MessageTexts::view).collect();
-            chat::prune(enc, format, &views, budget)
-        })?;
+        // The GIL stays held: only the messages kept (plus one) are read and counted.
+        let result = chat::prune_with(
+            items.len(),
+            |i| system[i],
+            |i| -> Result<i64, PruneFailure> {
+                let fields = MessageFields::of(i, &items[i])?;
+                let texts = fields.texts()?;
+                Ok(chat::message_tokens(enc, format, &texts.view()).map_err(encode_err)?)
+            },
+            format,
+            budget,
+        );
         match result {
             Ok(p) => Ok((Some(p.kept), p.tokens)),
-            Err(PruneError::SystemTooLarge { tokens, .. }) => Ok((None, tokens)),
-            Err(PruneError::Encode(e)) => Err(encode_err(e)),
+            Err(PruneFailure::Prune(PruneError::SystemTooLarge { tokens, .. })) => {
+                Ok((None, tokens))
+            }
+            Err(PruneFailure::Prune(PruneError::Encode(e))) => Err(encode_err(e)),
+            Err(PruneFailure::Python(e)) => Err(e),
         }
     }
 
@@ -535,6 +542,44 @@ impl CoreEncoding {
         }
         Ok(d)
     }
+}
+
+/// Why pruning from Python stopped: a Python error (bad message) or the core's verdict.
+enum PruneFailure {
+    Python(PyErr),
+    Prune(PruneError),
+}
+
+impl From<PyErr> for PruneFailure {
+    fn from(e: PyErr) -> Self {
+        PruneFailure::Python(e)
+    }
+}
+
+impl From<PruneError> for PruneFailure {
+    fn from(e: PruneError) -> Self {
+        PruneFailure::Prune(e)
+    }
+}
+
+/// Whether message `i` is a system (or developer) message; checks it has a str role.
+fn role_is_system(i: usize, msg: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let dict = msg.cast::<PyDict>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "message {i} must be a dict, got {}",
+            type_name(msg)
+        ))
+    })?;
+    let role = dict
+        .get_item(pyo3::intern!(msg.py(), "role"))?
+        .ok_or_else(|| PyValueError::new_err(format!("message {i} has no 'role'")))?;
+    let role = role.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "message {i}: 'role' must be str, got {}",
+            type_name(&role)
+        ))
+    })?;
+    Ok(matches!(role.to_str()?, "system" | "developer"))
 }
 
 /// The string fields of one chat message, checked, still owned by Python.
@@ -579,7 +624,7 @@ impl<'py> MessageFields<'py> {
             ))
         })?;
         let role = dict
-            .get_item("role")?
+            .get_item(pyo3::intern!(msg.py(), "role"))?
             .ok_or_else(|| PyValueError::new_err(format!("message {i} has no 'role'")))?;
         if !role.is_instance_of::<PyString>() {
             return Err(PyTypeError::new_err(format!(
@@ -587,11 +632,15 @@ impl<'py> MessageFields<'py> {
                 type_name(&role)
             )));
         }
-        let calls = dict.get_item("tool_calls")?.filter(|c| !c.is_none());
-        let function_call = dict.get_item("function_call")?.filter(|c| !c.is_none());
+        let calls = dict
+            .get_item(pyo3::intern!(msg.py(), "tool_calls"))?
+            .filter(|c| !c.is_none());
+        let function_call = dict
+            .get_item(pyo3::intern!(msg.py(), "function_call"))?
+            .filter(|c| !c.is_none());
         let has_calls = calls.is_some() || function_call.is_some();
         let mut texts = Vec::new();
-        match dict.get_item("content")? {
+        match dict.get_item(pyo3::intern!(msg.py(), "content"))? {
             Some(c) if c.is_instance_of::<PyString>() => texts.push(c),
             Some(c)
                 if c.is_instance_of::<PyList>() || c.is_instance_of::<pyo3::types::PyTuple>() =>
@@ -604,16 +653,18 @@ impl<'py> MessageFields<'py> {
                             type_name(&part)
                         ))
                     })?;
-                    let is_text = match part_dict.get_item("type")? {
+                    let is_text = match part_dict.get_item(pyo3::intern!(msg.py(), "type"))? {
                         Some(t) => t.extract::<&str>().map(|t| t == "text").unwrap_or(false),
                         None => false,
                     };
                     if is_text {
-                        let text = part_dict.get_item("text")?.ok_or_else(|| {
-                            PyValueError::new_err(format!(
-                                "message {i}: content part {j} has no 'text'"
-                            ))
-                        })?;
+                        let text = part_dict
+                            .get_item(pyo3::intern!(msg.py(), "text"))?
+                            .ok_or_else(|| {
+                                PyValueError::new_err(format!(
+                                    "message {i}: content part {j} has no 'text'"
+                                ))
+                            })?;
                         if !text.is_instance_of::<PyString>() {
                             return Err(PyTypeError::new_err(format!(
                                 "message {i}: content part {j} 'text' must be str, got {}",
@@ -646,7 +697,9 @@ impl<'py> MessageFields<'py> {
         };
         for call in call_items {
             let function = match call.cast::<PyDict>() {
-                Ok(d) => d.get_item("function")?.unwrap_or_else(|| call.clone()),
+                Ok(d) => d
+                    .get_item(pyo3::intern!(msg.py(), "function"))?
+                    .unwrap_or_else(|| call.clone()),
                 Err(_) => call.clone(),
             };
             if let Ok(f) = function.cast::<PyDict>() {
@@ -674,7 +727,7 @@ impl<'py> MessageFields<'py> {
                 texts.push(value);
             }
         }
-        let name = match dict.get_item("name")? {
+        let name = match dict.get_item(pyo3::intern!(msg.py(), "name"))? {
             Some(n) if n.is_instance_of::<PyString>() => Some(n),
             Some(n) if n.is_none() => None,
             Some(n) => {
@@ -695,6 +748,28 @@ impl<'py> MessageFields<'py> {
             name: self.name.as_ref().map(text_of).transpose()?,
         })
     }
+}
+
+/// The checked string fields of each message: (role, content texts, name).
+#[allow(clippy::type_complexity)]
+#[pyfunction]
+fn chat_message_texts(
+    messages: &Bound<'_, PyAny>,
+) -> PyResult<Vec<(String, Vec<String>, Option<String>)>> {
+    let items = items_of(messages)?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let fields = MessageFields::of(i, m)?;
+            let t = fields.texts()?;
+            Ok((
+                t.role.into_owned(),
+                t.texts.into_iter().map(Cow::into_owned).collect(),
+                t.name.map(Cow::into_owned),
+            ))
+        })
+        .collect()
 }
 
 /// Hash embedding of a text (see rust/embed.rs).
@@ -737,6 +812,7 @@ pub fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<CoreEncoding>()?;
     m.add_class::<SpecialTokenSet>()?;
     m.add_function(wrap_pyfunction!(hash_embedding, m)?)?;
+    m.add_function(wrap_pyfunction!(chat_message_texts, m)?)?;
     m.add_function(wrap_pyfunction!(hash_embeddings, m)?)?;
     m.add(
         "BUILTIN_ENCODINGS",

@@ -32,6 +32,6 @@ def cosine_similarity(a: Sequence[float], b: Sequence[float]) -> float:
     """Cosine of the angle between two vectors (0.0 when either is all zeros)."""
     if len(a) != len(b):
         raise ValueError(f"vectors differ in length: {len(a)} and {len(b)}")
-    dot = sum(x * y for x, y in zip(a, b))
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
     norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
     return dot / norm if norm else 0.0

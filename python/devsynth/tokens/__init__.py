@@ -1,10 +1,10 @@
 """tiktoken-compatible tokenization from the Rust core; switch with one import::
 
-    from devsynth import tokens as tiktoken
+from devsynth import tokens as tiktoken
 
-    enc = tiktoken.get_encoding("o200k_base")
-    enc.encode("hello world")        # exactly tiktoken's tokens
-    enc.count("hello world")         # the number, without building the list
+enc = tiktoken.get_encoding("o200k_base")
+enc.encode("hello world")        # exactly tiktoken's tokens
+enc.count("hello world")         # the number, without building the list
 """
 
 from devsynth.tokens.core import Encoding
