@@ -29,7 +29,15 @@ closes the hook's generator, so a backend frees its connection in a ``finally`` 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Union
@@ -38,9 +46,7 @@ from devsynth.domain.errors import TokenLimitExceededError, UnsupportedOperation
 from devsynth.domain.llm import Completion, Message, Parameters
 
 if TYPE_CHECKING:
-    from devsynth.application.utils.token_tracker import (  # type: ignore[import-not-found,unused-ignore]
-        TokenTracker,
-    )
+    from devsynth.application.utils.token_tracker import TokenTracker
 
 # What a streaming hook yields: text deltas, then (optionally) the final result.
 StreamPart = Union[str, Completion]  # noqa: UP007 -- a runtime alias must work on 3.10 too
@@ -200,6 +206,9 @@ def _final_completion(
     return replace(final, text=text)
 
 
+_SYSTEM_ROLES = ("system", "developer")  # kept whatever the budget, as TokenTracker does
+
+
 def _user(prompt: str) -> dict[str, Any]:
     return {"role": "user", "content": prompt}
 
@@ -250,7 +259,7 @@ class BaseProvider:
 
     def _stream(
         self, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> Iterator[StreamPart]:
+    ) -> Generator[StreamPart, None, None]:
         completion = self._complete(messages, params)
         yield completion.text
         yield completion
@@ -262,7 +271,7 @@ class BaseProvider:
 
     async def _astream(
         self, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> AsyncIterator[StreamPart]:
+    ) -> AsyncGenerator[StreamPart, None]:
         completion = await self._acomplete(messages, params)
         yield completion.text
         yield completion
@@ -293,15 +302,9 @@ class BaseProvider:
 
     def _token_tracker(self, params: dict[str, Any], window: int | None) -> TokenTracker:
         # Imported here: the tracker loads the Rust core, which `import devsynth` must not.
-        from devsynth.application.utils.token_tracker import (  # type: ignore[import-not-found,unused-ignore]
-            TokenTracker,
-        )
-        from devsynth.domain.errors import UnknownModelError
+        from devsynth.application.utils.token_tracker import TokenTracker
 
-        try:
-            return TokenTracker(model=params.get("model"), context_window=window)
-        except UnknownModelError:  # a local or third-party model: count with the default
-            return TokenTracker(context_window=window)
+        return TokenTracker(model=params.get("model"), context_window=window)
 
     def _close(self) -> None:
         """Free what the backend holds."""
@@ -326,7 +329,13 @@ class BaseProvider:
         if window is None:
             return messages
         budget = window - int(params.get("max_tokens") or 0)
-        required = [m for m in messages[:-1] if m.get("role") == "system"] + [messages[-1]]
+        if budget <= 0:
+            raise TokenLimitExceededError(
+                f"max_tokens leaves no room for the prompt in the model's window of {window}",
+                current_tokens=int(params.get("max_tokens") or 0),
+                max_tokens=window,
+            )
+        required = [m for m in messages[:-1] if m.get("role") in _SYSTEM_ROLES] + [messages[-1]]
         needed = tracker.count_conversation_tokens(required)
         if needed > budget:
             raise TokenLimitExceededError(
@@ -456,7 +465,7 @@ class BaseProvider:
         overrides = dict(parameters or {})
         params_now = self._params(overrides)
 
-        async def parts() -> AsyncIterator[StreamPart]:
+        async def parts() -> AsyncGenerator[StreamPart, None]:
             params = await self._aresolve(dict(params_now))
             inner = self._astream(build(params), params)
             try:

@@ -1,0 +1,341 @@
+"""Anthropic's Messages API: ``/v1/messages``, its event stream and ``count_tokens``.
+
+Chat messages in the OpenAI shape are converted on the way out: system messages become the
+top-level ``system`` field, and consecutive messages of one role are merged (the API wants
+user and assistant turns to alternate). ``max_tokens`` is required by the API, so it is
+always sent. Anthropic has no embeddings endpoint: ``get_embedding`` says so.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncGenerator, Generator, Mapping
+from contextlib import aclosing, closing
+from typing import Any, ClassVar
+
+import orjson
+
+from devsynth.application.llm.base import BaseProvider, StreamPart
+from devsynth.application.llm.error_mapping import error_from_response
+from devsynth.application.llm.http import HttpClient, JsonResponse, client_for
+from devsynth.application.llm.sse import SSEEvent
+from devsynth.domain.errors import (
+    AuthenticationError,
+    ContextLengthExceededError,
+    ProviderError,
+    StreamInterruptedError,
+    UnsupportedOperationError,
+)
+from devsynth.domain.llm import Completion, Message, Parameters, Usage
+
+ANTHROPIC_API_BASE = "https://api.anthropic.com"
+ANTHROPIC_VERSION = "2023-06-01"
+_SYSTEM_ROLES = ("system", "developer")
+
+
+def to_anthropic_messages(
+    messages: list[dict[str, Any]],
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """``(system, messages)`` for the Messages API from OpenAI-shaped chat messages."""
+    system: list[str] = []
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        role = message.get("role")
+        content = message.get("content")
+        if role in _SYSTEM_ROLES:
+            system.append(_text_of(content))
+            continue
+        role = "assistant" if role == "assistant" else "user"
+        if out and out[-1]["role"] == role:
+            out[-1]["content"] = _merge(out[-1]["content"], content)
+        else:
+            out.append({"role": role, "content": content if content is not None else ""})
+    return ("\n\n".join(system) if system else None), out
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(b.get("text", "")) for b in content if isinstance(b, Mapping))
+    return "" if content is None else str(content)
+
+
+def _blocks(content: Any) -> list[Any]:
+    if isinstance(content, list):
+        return list(content)
+    return [{"type": "text", "text": _text_of(content)}]
+
+
+def _merge(first: Any, second: Any) -> Any:
+    if isinstance(first, str) and isinstance(second, str):
+        return f"{first}\n\n{second}"
+    return _blocks(first) + _blocks(second)
+
+
+class AnthropicProvider(BaseProvider):
+    """Claude through the Messages API, sync and async, streamed or not."""
+
+    name: ClassVar[str] = "anthropic"
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "api_base": ANTHROPIC_API_BASE,
+        "model": "claude-sonnet-4-20250514",
+        "max_tokens": 4096,
+    }
+
+    def __init__(self, parameters: Parameters | None = None) -> None:
+        super().__init__(parameters)
+        key = self._parameters.pop("api_key", None) or os.environ.get("ANTHROPIC_API_KEY")
+        base = str(self._parameters["api_base"]).rstrip("/").removesuffix("/v1")
+        if not key and base == ANTHROPIC_API_BASE:
+            raise AuthenticationError(
+                "No API key for anthropic: set ANTHROPIC_API_KEY or pass api_key",
+                provider=self.name,
+            )
+        self._api_key: str | None = str(key) if key else None
+        headers = {
+            "anthropic-version": str(self._parameters.get("anthropic_version", ANTHROPIC_VERSION))
+        }
+        if self._api_key:
+            headers["x-api-key"] = self._api_key
+        self.http: HttpClient = client_for(
+            self.name,
+            self._parameters,
+            base_url=base,
+            headers=headers,
+            secrets=[self._api_key] if self._api_key else [],
+        )
+
+    # -- wire format -----------------------------------------------------------------------
+
+    def _body(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        system, converted = to_anthropic_messages(messages)
+        body: dict[str, Any] = {
+            "model": params["model"],
+            "max_tokens": int(params.get("max_tokens") or self.defaults["max_tokens"]),
+            "messages": converted,
+        }
+        if system is not None:
+            body["system"] = system
+        for name in ("temperature", "top_p", "top_k", "metadata", "tools", "tool_choice"):
+            if params.get(name) is not None:
+                body[name] = params[name]
+        stop = params.get("stop_sequences", params.get("stop"))
+        if stop is not None:
+            body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        return body
+
+    def _error(
+        self, payload: Mapping[str, Any], status: int | None, rid: str | None
+    ) -> ProviderError:
+        error = error_from_response(
+            self.name, status, payload, secrets=[self._api_key] if self._api_key else []
+        )
+        error.request_id = error.request_id or rid
+        return error
+
+    def _completion(self, response: JsonResponse) -> Completion:
+        data = response.data
+        if not isinstance(data, Mapping):
+            raise ProviderError(
+                "anthropic sent an unexpected response", provider=self.name, status=response.status
+            )
+        if data.get("type") == "error" or data.get("error"):
+            raise self._error(data, response.status, response.request_id)
+        text = "".join(
+            str(block.get("text", ""))
+            for block in data.get("content") or ()
+            if isinstance(block, Mapping) and block.get("type") == "text"
+        )
+        return Completion(
+            text=text,
+            provider=self.name,
+            model=data.get("model"),
+            usage=_usage(data.get("usage"), None),
+            finish_reason=data.get("stop_reason"),
+            request_id=response.request_id or data.get("id"),
+        )
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def _complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
+        return self._completion(self.http.post_json("/v1/messages", self._body(messages, params)))
+
+    async def _acomplete(
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> Completion:
+        return self._completion(
+            await self.http.apost_json("/v1/messages", self._body(messages, params))
+        )
+
+    def _stream(
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> Generator[StreamPart, None, None]:
+        state = _StreamState(self, params)
+        body = {**self._body(messages, params), "stream": True}
+        events = self.http.stream_events("POST", "/v1/messages", body, state.on_headers)
+        with closing(events):
+            for event in events:
+                yield from state.feed(event)
+                if state.done:
+                    break
+        yield state.finish()
+
+    async def _astream(
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> AsyncGenerator[StreamPart, None]:
+        state = _StreamState(self, params)
+        body = {**self._body(messages, params), "stream": True}
+        events = self.http.astream_events("POST", "/v1/messages", body, state.on_headers)
+        async with aclosing(events):
+            async for event in events:
+                for part in state.feed(event):
+                    yield part
+                if state.done:
+                    break
+        yield state.finish()
+
+    def _embed(self, text: str, params: dict[str, Any]) -> list[float]:
+        raise UnsupportedOperationError(
+            "Anthropic offers no embeddings API; use the openai, lmstudio or offline provider "
+            "for embeddings",
+            provider=self.name,
+        )
+
+    async def _aembed(self, text: str, params: dict[str, Any]) -> list[float]:
+        return self._embed(text, params)
+
+    # -- token counting --------------------------------------------------------------------
+
+    def _count_body(self, messages: list[Message], parameters: Parameters | None) -> dict[str, Any]:
+        body = self._body([dict(m) for m in messages], self._params(parameters))
+        return {k: v for k, v in body.items() if k in ("model", "messages", "system", "tools")}
+
+    def count_tokens(self, messages: list[Message], parameters: Parameters | None = None) -> int:
+        """Input tokens of ``messages`` as Anthropic counts them (``/v1/messages/count_tokens``)."""
+        response = self.http.post_json(
+            "/v1/messages/count_tokens", self._count_body(messages, parameters)
+        )
+        return _input_tokens(response)
+
+    async def acount_tokens(
+        self, messages: list[Message], parameters: Parameters | None = None
+    ) -> int:
+        response = await self.http.apost_json(
+            "/v1/messages/count_tokens", self._count_body(messages, parameters)
+        )
+        return _input_tokens(response)
+
+    def _close(self) -> None:
+        self.http.close()
+
+    async def _aclose(self) -> None:
+        await self.http.aclose()
+
+
+def _input_tokens(response: JsonResponse) -> int:
+    data = response.data
+    if isinstance(data, Mapping) and isinstance(data.get("input_tokens"), int):
+        return int(data["input_tokens"])
+    raise ProviderError(
+        "anthropic sent a count_tokens response without input_tokens",
+        provider="anthropic",
+        request_id=response.request_id,
+    )
+
+
+def _usage(raw: object, previous: Usage | None) -> Usage | None:
+    # message_delta's usage is cumulative and may omit input_tokens: keep what we had.
+    if not isinstance(raw, Mapping):
+        return previous
+    prompt = raw.get("input_tokens")
+    completion = raw.get("output_tokens")
+    return Usage(
+        prompt_tokens=int(prompt)
+        if prompt is not None
+        else (previous.prompt_tokens if previous else 0),
+        completion_tokens=int(completion)
+        if completion is not None
+        else (previous.completion_tokens if previous else 0),
+    )
+
+
+class _StreamState:
+    """The Messages API's event stream, folded into text chunks and one Completion."""
+
+    def __init__(self, provider: AnthropicProvider, params: dict[str, Any]) -> None:
+        self.provider = provider
+        self.model: str | None = params.get("model")
+        self.request_id: str | None = None
+        self.message_id: str | None = None
+        self.usage: Usage | None = None
+        self.stop_reason: str | None = None
+        self.done = False
+
+    def on_headers(self, headers: Mapping[str, str]) -> None:
+        self.request_id = headers.get("request-id") or headers.get("x-request-id")
+
+    def feed(self, event: SSEEvent) -> list[str]:
+        try:
+            payload = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            raise StreamInterruptedError(
+                "anthropic sent a stream event that is not JSON",
+                provider=self.provider.name,
+                request_id=self.request_id,
+            ) from None
+        if not isinstance(payload, Mapping):
+            return []
+        kind = payload.get("type") or event.event
+        if kind == "message_start":
+            message = payload.get("message") or {}
+            self.model = message.get("model") or self.model
+            self.message_id = message.get("id")
+            self.usage = _usage(message.get("usage"), self.usage)
+        elif kind == "content_block_start":
+            block = payload.get("content_block") or {}
+            if block.get("type") == "text" and block.get("text"):
+                return [str(block["text"])]
+        elif kind == "content_block_delta":
+            delta = payload.get("delta") or {}
+            if delta.get("type") == "text_delta" and delta.get("text"):
+                return [str(delta["text"])]
+        elif kind == "message_delta":
+            delta = payload.get("delta") or {}
+            self.stop_reason = delta.get("stop_reason") or self.stop_reason
+            self.usage = _usage(payload.get("usage"), self.usage)
+        elif kind == "message_stop":
+            self.done = True
+        elif kind == "error":
+            raise self._stream_error(payload)
+        return []  # ping, content_block_stop, and event types added later
+
+    def _stream_error(self, payload: Mapping[str, Any]) -> ProviderError:
+        error = self.provider._error(payload, None, self.request_id)
+        if isinstance(error, ContextLengthExceededError):
+            return error
+        return StreamInterruptedError(
+            f"The anthropic stream ended with an error: {error.message}",
+            provider=self.provider.name,
+            error_type=error.error_type,
+            request_id=self.request_id,
+        )
+
+    def finish(self) -> Completion:
+        if not self.done:
+            raise StreamInterruptedError(
+                "The anthropic stream ended before message_stop",
+                provider=self.provider.name,
+                request_id=self.request_id,
+            )
+        return Completion(
+            text="",
+            provider=self.provider.name,
+            model=self.model,
+            usage=self.usage,
+            finish_reason=self.stop_reason,
+            request_id=self.request_id or self.message_id,
+        )
+
+
+__all__ = ["ANTHROPIC_API_BASE", "ANTHROPIC_VERSION", "AnthropicProvider", "to_anthropic_messages"]

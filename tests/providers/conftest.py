@@ -1,0 +1,58 @@
+"""Fixtures for provider tests: a local server per test and an environment without keys,
+proxies or offline switches that could change what a test exercises."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for `support`
+
+from support.llm_server import FakeServer  # noqa: E402
+
+_ENV = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "DEVSYNTH_OFFLINE",
+    "DEVSYNTH_CONFIG",
+    "DEVSYNTH_PROVIDER",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+)
+
+# Small retry waits and timeouts so fault-injection tests stay fast.
+FAST = {
+    "max_retries": 2,
+    "retry_initial_delay": 0.01,
+    "retry_max_delay": 0.05,
+    "retry_after_max": 0.5,
+    "timeout": 5,
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in _ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no project config file from the checkout
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    srv = FakeServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def fast() -> dict[str, object]:
+    return dict(FAST)

@@ -1,0 +1,215 @@
+"""A scriptable HTTP server on 127.0.0.1 for provider tests.
+
+Each route answers with a queue of :class:`Reply` objects (the last one repeats) or a function
+of the request. A reply can wait before its headers (a slow server), stream its body as HTTP
+chunks with pauses between them (network splits, a stalled stream) and hang up before the
+final chunk (a stream cut off). Every request is recorded, so tests assert on what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Recorded:
+    """One request as the server received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+# A step of a streamed body: bytes to send as one HTTP chunk, or seconds to pause.
+Step = bytes | float
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None  # bytes/str sent as is, anything else as JSON
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before the status line
+    chunks: Sequence[Step] | None = None  # a chunked body, step by step
+    cut: bool = False  # hang up before the final chunk
+    content_type: str | None = None
+
+
+def sse(*events: str | dict[str, Any], event: str | None = None) -> bytes:
+    """``data:`` events (dicts as JSON), each followed by a blank line."""
+    out = []
+    for item in events:
+        data = item if isinstance(item, str) else json.dumps(item)
+        prefix = f"event: {event}\n" if event else ""
+        out.append(f"{prefix}data: {data}\n\n")
+    return "".join(out).encode()
+
+
+def named_events(*events: tuple[str, dict[str, Any]]) -> bytes:
+    """Anthropic-style events: ``event: name`` then ``data: {...}``."""
+    return b"".join(
+        f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events
+    )
+
+
+def stream_reply(*steps: Step, cut: bool = False, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(
+        chunks=list(steps),
+        cut=cut,
+        content_type="text/event-stream",
+        headers=headers or {},
+    )
+
+
+Handler = Callable[[Recorded], Reply]
+
+
+class FakeServer:
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._routes: dict[tuple[str, str], list[Reply] | Handler] = {}
+        self._lock = threading.Lock()
+        self.stopping = threading.Event()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        self.connections = 0  # TCP connections accepted, to see pooling at work
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def route(self, method: str, path: str, *replies: Reply | Handler) -> None:
+        if len(replies) == 1 and callable(replies[0]):
+            self._routes[(method, path)] = replies[0]
+        else:
+            self._routes[(method, path)] = [r for r in replies if isinstance(r, Reply)]
+
+    def paths(self) -> list[str]:
+        return [f"{r.method} {r.path}" for r in self.requests]
+
+    def requests_to(self, path: str) -> list[Recorded]:
+        return [r for r in self.requests if r.path == path]
+
+    def _reply_for(self, request: Recorded) -> Reply:
+        with self._lock:
+            self.requests.append(request)
+            target = self._routes.get((request.method, request.path))
+            if target is None:
+                return Reply(status=404, body={"error": {"message": f"no route {request.path}"}})
+            if callable(target):
+                return target(request)
+            return target.pop(0) if len(target) > 1 else target[0]
+
+    def close(self) -> None:
+        self.stopping.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            server.connections += 1
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+            pass
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            request = Recorded(
+                method=self.command,
+                path=self.path,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+            )
+            reply = server._reply_for(request)
+            if reply.delay and server.stopping.wait(reply.delay):
+                return
+            try:
+                self._send(reply)
+            except (BrokenPipeError, ConnectionResetError, OSError):
+                self.close_connection = True
+
+        def _send(self, reply: Reply) -> None:
+            self.send_response(reply.status)
+            content_type = reply.content_type or "application/json"
+            self.send_header("content-type", content_type)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            if reply.chunks is None:
+                payload = _encode(reply.body)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                self.wfile.flush()
+                return
+            self.send_header("transfer-encoding", "chunked")
+            self.end_headers()
+            self.wfile.flush()
+            for step in reply.chunks:
+                if isinstance(step, float):
+                    if server.stopping.wait(step):
+                        return
+                    continue
+                if step:
+                    self.wfile.write(f"{len(step):x}\r\n".encode() + step + b"\r\n")
+                    self.wfile.flush()
+            if reply.cut:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+        do_GET = _handle
+        do_POST = _handle
+
+    return Handler
+
+
+def _encode(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    return json.dumps(body).encode()
+
+
+def split_every(data: bytes, size: int) -> list[Step]:
+    """``data`` as chunks of ``size`` bytes with a short pause between them, so the client
+    reads them separately."""
+    steps: list[Step] = []
+    for i in range(0, len(data), size):
+        steps.append(data[i : i + size])
+        steps.append(0.005)
+    return steps
+
+
+def chunks_at(data: bytes, cuts: Iterable[int]) -> list[Step]:
+    """``data`` split at the given byte offsets, pausing between pieces."""
+    steps: list[Step] = []
+    last = 0
+    for cut in sorted(cuts):
+        steps += [data[last:cut], 0.01]
+        last = cut
+    steps.append(data[last:])
+    return steps
