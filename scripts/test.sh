@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every check CI runs, from a fresh virtual environment: builds and installs the wheel with the
+# test dependencies, then formatting and lints (Rust and Python), the Rust unit tests, and the
+# Python test suite against the installed package (never the source tree).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv-test}"
+rm -rf "$VENV"
+python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install ".[dev]"
+
+echo "== Rust: format, lints, unit tests"
+cargo fmt --check
+cargo clippy --release --all-targets -- -D warnings
+cargo clippy --release --features python -- -D warnings
+cargo test --release
+
+echo "== Python: format, lints, types"
+"$VENV/bin/ruff" format --check python tests benches
+"$VENV/bin/ruff" check python tests benches
+"$VENV/bin/mypy"
+
+echo "== Python tests, against the installed wheel"
+# The source package lives under python/, which is not on sys.path: this is the wheel.
+"$VENV/bin/python" -c "import devsynth; assert 'site-packages' in devsynth.__file__, devsynth.__file__"
+"$VENV/bin/python" -m pytest -q
