@@ -608,11 +608,23 @@ def client_for(
     )
 
 
+def is_reachable(url: str, timeout: float = 0.5) -> bool:
+    """Whether a server answers at ``url`` at all (any status), within ``timeout`` seconds,
+    without retries: a cheap probe for local servers."""
+    try:
+        with httpx.Client(timeout=timeout, trust_env=True) as client:
+            client.get(url)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
 __all__ = [
     "HttpClient",
     "JsonResponse",
     "RetryPolicy",
     "Timeouts",
     "client_for",
+    "is_reachable",
     "retry_after_seconds",
 ]
