@@ -116,8 +116,6 @@ def _cache_slots(
 ) -> tuple[CacheSlot, ...]:
     past = {m.groups(): name for name in inputs if (m := _PAST.fullmatch(name))}
     present = {m.groups(): name for name in outputs if (m := _PRESENT.fullmatch(name))}
-    if not past:
-        return ()  # a graph without a cache input recomputes everything each step
     unmatched = sorted(past.keys() ^ present.keys())
     if unmatched:
         layer, part = unmatched[0]
@@ -127,6 +125,8 @@ def _cache_slots(
             else (present, f"input past_key_values.{layer}.{part}")
         )
         raise ModelLoadError(f"{path}: {have[layer, part]!r} has no matching {lack}")
+    if not past:
+        return ()  # a graph without a cache recomputes the whole sequence at each step
     layers = sorted({int(layer) for layer, _ in past})
     if layers != list(range(len(layers))):
         raise ModelLoadError(f"{path}: the cache inputs skip layers (found {layers})")

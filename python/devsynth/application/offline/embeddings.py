@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from devsynth.application.offline.decoder_io import ATTENTION_MASK, INPUT_IDS
+from devsynth.application.offline.dependencies import require_all
 from devsynth.application.offline.model_dir import (
     ModelFiles,
     load_session,
@@ -65,6 +66,7 @@ class SentenceEncoder:
 
     @classmethod
     def load(cls, path: str | Path, *, providers: Sequence[str] | None = None) -> SentenceEncoder:
+        require_all(purpose=f"the embedding model at {path}")
         files = read_encoder_dir(path)
         return cls(files, load_tokenizer(files.tokenizer), load_session(files.model, providers))
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from devsynth.application.offline.chat_template import PLAIN_STOP, ChatTemplate, render_plain
 from devsynth.application.offline.decoder_io import inspect_decoder
+from devsynth.application.offline.dependencies import require_all
 from devsynth.application.offline.generation import Decoder
 from devsynth.application.offline.model_dir import (
     ModelFiles,
@@ -107,6 +108,7 @@ class LocalLanguageModel:
         cls, path: str | Path, *, providers: Sequence[str] | None = None
     ) -> LocalLanguageModel:
         """Check and load the directory; every problem is a ModelLoadError naming it."""
+        require_all(purpose=f"the language model at {path}")
         files = read_decoder_dir(path)
         tokenizer = load_tokenizer(files.tokenizer)
         session = load_session(files.model, providers)
