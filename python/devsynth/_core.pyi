@@ -67,17 +67,6 @@ class CoreEncoding:
     def is_special_token(self, token: int) -> bool: ...
     def token_byte_values(self) -> list[bytes]: ...
     def mergeable_ranks(self) -> dict[bytes, int]: ...
-    def chat_message_tokens(
-        self, messages: Sequence[object], per_message: int, per_name: int
-    ) -> list[int]: ...
-    def chat_prune(
-        self,
-        messages: Sequence[object],
-        budget: int,
-        per_message: int,
-        per_name: int,
-        reply_priming: int,
-    ) -> tuple[list[int] | None, int]: ...
 
 def hash_embedding(text: str, dimensions: int = 256) -> list[float]: ...
 def hash_embeddings(
@@ -86,3 +75,14 @@ def hash_embeddings(
 def chat_message_texts(
     messages: Sequence[object],
 ) -> list[tuple[str, list[str], str | None]]: ...
+def chat_message_tokens(
+    encoding: CoreEncoding, messages: Sequence[object], per_message: int, per_name: int
+) -> list[int]: ...
+def chat_prune(
+    encoding: CoreEncoding,
+    messages: Sequence[object],
+    budget: int,
+    per_message: int,
+    per_name: int,
+    reply_priming: int,
+) -> tuple[list[int] | None, int]: ...

@@ -161,8 +161,8 @@ class TokenTracker:
     def _message_counts(self, messages: Sequence[Mapping[str, Any]]) -> list[int]:
         fmt = self._format
         if self._encoding is not None:
-            counts: list[int] = self._encoding._core.chat_message_tokens(
-                messages, fmt.per_message, fmt.per_name
+            counts: list[int] = _core.chat_message_tokens(
+                self._encoding._core, messages, fmt.per_message, fmt.per_name
             )
             return counts
         return [
@@ -185,8 +185,13 @@ class TokenTracker:
         budget = _check_budget(max_tokens)
         fmt = self._format
         if self._encoding is not None:
-            kept, tokens = self._encoding._core.chat_prune(
-                conversation, budget, fmt.per_message, fmt.per_name, fmt.reply_priming
+            kept, tokens = _core.chat_prune(
+                self._encoding._core,
+                conversation,
+                budget,
+                fmt.per_message,
+                fmt.per_name,
+                fmt.reply_priming,
             )
         else:
             kept, tokens = _prune(self._message_counts(conversation), conversation, budget, fmt)
