@@ -3,15 +3,12 @@ proxies or offline switches that could change what a test exercises."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for `support`
-
-from support.llm_server import FakeServer  # noqa: E402
+from tests.support.llm_server import FakeServer
 
 _ENV = (
     "OPENAI_API_KEY",
