@@ -108,7 +108,7 @@ def test_5xx_then_success_uses_exponential_backoff_with_jitter(server: FakeServe
     client, waits = make_client(server)
     assert client.get_json("/x").data == {"ok": True}
     assert len(waits) == 3
-    for wait, base in zip(waits, (0.2, 0.4, 0.8)):
+    for wait, base in zip(waits, (0.2, 0.4, 0.8), strict=True):
         assert 0.75 * base <= wait <= base
 
 
@@ -158,7 +158,7 @@ def test_retries_exhausted_raise_the_mapped_error_with_request_id(server: FakeSe
             body={"error": {"message": "slow down", "type": "rate_limit_exceeded"}},
         ),
     )
-    client, waits = make_client(server)
+    client, _ = make_client(server)
     with pytest.raises(RateLimitError) as info:
         client.get_json("/x")
     assert len(server.requests) == 4  # 1 + max_retries
@@ -400,7 +400,7 @@ def tls_server(tmp_path: Path) -> Any:
 def test_tls_is_verified_by_default(tls_server: tuple[str, str]) -> None:
     url, _ = tls_server
     client = HttpClient(provider="test", base_url=url, retry=RetryPolicy(max_retries=0))
-    with pytest.raises(ProviderConnectionError, match="CERTIFICATE_VERIFY_FAILED|certificate"):
+    with pytest.raises(ProviderConnectionError, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
         client.get_json("/x")
 
 

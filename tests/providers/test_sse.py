@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -59,7 +61,7 @@ def test_byte_by_byte() -> None:
 @given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=12))
 def test_random_splits(cuts: list[int]) -> None:
     points = [0, *sorted(cuts), len(STREAM)]
-    assert decode([STREAM[a:b] for a, b in zip(points, points[1:])]) == EXPECTED
+    assert decode([STREAM[a:b] for a, b in itertools.pairwise(points)]) == EXPECTED
 
 
 def test_cr_at_chunk_end_followed_by_lf_is_one_line_break() -> None:
@@ -82,3 +84,10 @@ def test_leading_bom_is_ignored() -> None:
 
 def test_empty_data_line_dispatches_empty_data() -> None:
     assert decode([b"data:\n\n"]) == [SSEEvent(data="")]
+
+
+def test_pending_cr_survives_a_chunk_that_decodes_to_nothing() -> None:
+    # A chunk that is empty, or only the first byte of a character, must not make the
+    # decoder forget that the last chunk ended in CR (the LF that follows belongs to it).
+    assert decode([b"data: a\r", b"", b"\ndata: b\n\n"]) == [SSEEvent(data="a\nb")]
+    assert decode([b"data: a\r", b"\xc3", b"\xa9\ndata: b\n\n"]) == [SSEEvent(data="a\nb")]

@@ -49,7 +49,7 @@ def sse(*events: str | dict[str, Any], event: str | None = None) -> bytes:
     """``data:`` events (dicts as JSON), each followed by a blank line."""
     out = []
     for item in events:
-        data = item if isinstance(item, str) else json.dumps(item)
+        data = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
         prefix = f"event: {event}\n" if event else ""
         out.append(f"{prefix}data: {data}\n\n")
     return "".join(out).encode()
@@ -58,7 +58,8 @@ def sse(*events: str | dict[str, Any], event: str | None = None) -> bytes:
 def named_events(*events: tuple[str, dict[str, Any]]) -> bytes:
     """Anthropic-style events: ``event: name`` then ``data: {...}``."""
     return b"".join(
-        f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events
+        f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+        for name, data in events
     )
 
 
@@ -74,13 +75,18 @@ def stream_reply(*steps: Step, cut: bool = False, headers: dict[str, str] | None
 Handler = Callable[[Recorded], Reply]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # hang-ups are what fault-injection tests do on purpose
+
+
 class FakeServer:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self._routes: dict[tuple[str, str], list[Reply] | Handler] = {}
         self._lock = threading.Lock()
         self.stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._httpd = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True

@@ -39,7 +39,9 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         text = self._utf8.decode(chunk)
-        if not self._started and text:
+        if not text:  # an empty chunk, or part of a character: a pending CR stays pending
+            return []
+        if not self._started:
             self._started = True
             text = text.removeprefix("\ufeff")
         if self._pending_cr and text.startswith("\n"):
