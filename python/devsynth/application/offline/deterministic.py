@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import orjson
 
 from devsynth.application.offline.settings import GenerationSettings
+from devsynth.domain.llm import Message
 from devsynth.tokens import Encoding, get_encoding
 
 ENCODING = "cl100k_base"
@@ -40,9 +42,11 @@ def encoding() -> Encoding:
     return get_encoding(ENCODING)
 
 
-def generate_deterministic(prompt: str, settings: GenerationSettings) -> DeterministicText:
-    """The text for ``prompt`` under ``settings``."""
-    digest = _digest(prompt, settings)
+def generate_deterministic(
+    prompt: str, settings: GenerationSettings, context: Sequence[Message] = ()
+) -> DeterministicText:
+    """The text for ``prompt`` under ``settings``; earlier chat ``context`` changes it too."""
+    digest = _digest(prompt, settings, context)
     text = _full_text(prompt, digest)
     finish = "stop"
     tokens = encoding().encode_ordinary(text)
@@ -72,15 +76,17 @@ def chunks(text: str) -> Iterator[str]:
         yield text[start:]
 
 
-def _digest(prompt: str, settings: GenerationSettings) -> bytes:
+def _digest(prompt: str, settings: GenerationSettings, context: Sequence[Message]) -> bytes:
     # max_tokens and stop only cut the text, so they stay out: a shorter limit gives a prefix.
-    key = {
+    key: dict[str, Any] = {
         "prompt": prompt,
         "temperature": settings.temperature,
         "top_p": settings.top_p,
         "top_k": settings.top_k,
         "seed": settings.seed,
     }
+    if context:
+        key["context"] = [[str(m.get("role")), str(m.get("content"))] for m in context]
     return hashlib.sha256(orjson.dumps(key, option=orjson.OPT_SORT_KEYS)).digest()
 
 
