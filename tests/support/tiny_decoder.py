@@ -222,9 +222,9 @@ class TinyModel:
     eos_id: int
 
 
-def make_tiny_model(seed: int = 0) -> TinyModel:
+def make_tiny_model(seed: int = 0, positions: int = 96) -> TinyModel:
     tokenizer = train_tokenizer()
-    config = TinyConfig(vocab=tokenizer.get_vocab_size())
+    config = TinyConfig(vocab=tokenizer.get_vocab_size(), positions=positions)
     eos_id = tokenizer.token_to_id(EOS)
     assert eos_id is not None
     return TinyModel(config, make_weights(config, seed), tokenizer, eos_id)
