@@ -81,12 +81,12 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FakeServer:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[Recorded] = []
         self._routes: dict[tuple[str, str], list[Reply] | Handler] = {}
         self._lock = threading.Lock()
         self.stopping = threading.Event()
-        self._httpd = _QuietServer(("127.0.0.1", 0), _make_handler(self))
+        self._httpd = _QuietServer(("127.0.0.1", port), _make_handler(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True

@@ -26,9 +26,7 @@ from devsynth.application.llm.openai_provider import OpenAIProvider
 from devsynth.domain.errors import (
     BadRequestError,
     NotFoundError,
-    ProviderConnectionError,
     ProviderError,
-    ProviderTimeoutError,
 )
 from devsynth.domain.llm import Completion
 
@@ -211,17 +209,13 @@ class LMStudioProvider(OpenAIProvider):
     def _fetch(self, path: str) -> object:
         try:
             return self.http.get_json(self.server_root + path).data
-        except (ProviderConnectionError, ProviderTimeoutError):
-            raise
-        except ProviderError:
+        except (NotFoundError, BadRequestError):
             return None  # an older server without this listing: try the next one
 
     async def _afetch(self, path: str) -> object:
         try:
             return (await self.http.aget_json(self.server_root + path)).data
-        except (ProviderConnectionError, ProviderTimeoutError):
-            raise
-        except ProviderError:
+        except (NotFoundError, BadRequestError):
             return None
 
     def _usable(self, path: str, data: object) -> bool:
