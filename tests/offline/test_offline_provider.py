@@ -344,6 +344,33 @@ def test_bad_settings_fail_at_creation(parameters: dict[str, Any]) -> None:
         OfflineProvider(parameters)
 
 
+def test_execution_providers_are_chosen_from_those_available(cached_dir: Path) -> None:
+    preferred = ["NoSuchExecutionProvider", "CPUExecutionProvider"]
+    provider = OfflineProvider({**offline(model_path=cached_dir), "execution_providers": preferred})
+    assert provider.language_model is not None
+    assert provider.language_model.decoder.session.get_providers() == ["CPUExecutionProvider"]
+    with pytest.raises(ConfigurationError, match="none of the execution providers"):
+        OfflineProvider(
+            {**offline(model_path=cached_dir), "execution_providers": ["NoSuchExecutionProvider"]}
+        )
+    with pytest.raises(ConfigurationError, match="list of names"):
+        OfflineProvider({"execution_providers": "CPUExecutionProvider"})
+
+
+def test_the_provider_without_models_imports_none_of_the_extra() -> None:
+    script = (
+        "import sys\n"
+        "from devsynth.application.llm.offline_provider import OfflineProvider\n"
+        "OfflineProvider().generate('hi')\n"
+        "OfflineProvider().get_embedding('hi')\n"
+        "print(sorted({'numpy', 'onnxruntime', 'tokenizers', 'jinja2'} & set(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
 def test_the_adapter_creates_the_offline_provider_with_a_model(cached_dir: Path) -> None:
     from devsynth.adapters.llm.llm_adapter import LLMBackendAdapter, LLMProviderConfig
     from devsynth.application.llm.config import ProjectConfig

@@ -6,7 +6,9 @@ Parameters (either path, both, or neither)::
     {"offline_provider": {"model_path": "models/tiny-gpt",            # a decoder directory
                           "embedding_model_path": "models/minilm"},   # a sentence encoder
      "max_tokens": 256, "temperature": 0.0, "top_p": 1.0, "top_k": 0, "seed": 7,
-     "stop": ["\\n\\n"]}
+     "stop": ["\\n\\n"],
+     "execution_providers": ["CUDAExecutionProvider", "CPUExecutionProvider"],  # onnxruntime's
+     "embedding_dimensions": 256}                      # of hash embeddings, without an encoder
 
 ``model_path`` and ``embedding_model_path`` may also sit at the top level, as the adapter
 passes the ``[offline_provider]`` table of ``devsynth.toml``; the nested form wins. A
@@ -16,7 +18,8 @@ configured path that is missing, incomplete or unloadable fails here, at creatio
 
 - ``generate(prompt)`` / ``stream(prompt)`` feed the prompt as it is and return only new text;
 - ``generate_with_context``, ``complete`` and ``stream_with_context`` render the messages with
-  the model's chat template (else a plain role-tagged format);
+  the model's chat template (else a plain role-tagged format, where generation also stops
+  at a "User:" turn the model starts writing);
 - without a model, text comes from :mod:`devsynth.application.offline.deterministic`;
 - ``get_embedding`` uses the encoder, else the core's hash embeddings.
 """
@@ -58,6 +61,12 @@ class OfflineProvider(BaseProvider):
         paths = _model_paths(self._parameters)
         self._settings(self._parameters)  # a bad setting fails now, not on the first call
         providers = self._parameters.get("execution_providers")
+        if providers is not None and (
+            isinstance(providers, str) or not all(isinstance(p, str) for p in providers)
+        ):
+            raise ConfigurationError(
+                f"execution_providers must be a list of names, got {providers!r}"
+            )
         if paths.get("model_path"):
             require_all(purpose=f"model_path {paths['model_path']}")
             from devsynth.application.offline.language_model import LocalLanguageModel

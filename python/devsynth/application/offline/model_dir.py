@@ -8,6 +8,7 @@ Every problem is a :class:`ModelLoadError` naming the path and the missing or br
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from devsynth.application.offline.dependencies import require
-from devsynth.domain.errors import ModelLoadError
+from devsynth.domain.errors import ConfigurationError, ModelLoadError
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -31,6 +32,8 @@ DECODER_FILES = (MODEL_FILE, TOKENIZER_FILE, CONFIG_FILE)
 ENCODER_FILES = (MODEL_FILE, TOKENIZER_FILE)
 
 JsonObject = Mapping[str, Any]
+
+logger = logging.getLogger("devsynth.offline")
 
 
 @dataclass(frozen=True)
@@ -79,15 +82,30 @@ def load_tokenizer(path: Path) -> Tokenizer:
 
 
 def load_session(path: Path, providers: Sequence[str] | None = None) -> Any:
-    """An onnxruntime InferenceSession for ``path`` (onnxruntime ships no type hints)."""
+    """An onnxruntime InferenceSession for ``path`` (onnxruntime ships no type hints).
+
+    ``providers``: execution providers in order of preference (default: CPU). Those this
+    onnxruntime build lacks are skipped with a warning; none left is a ConfigurationError.
+    """
     ort = require("onnxruntime", purpose=f"running the ONNX model {path}")
+    requested = list(providers or ["CPUExecutionProvider"])
+    available = ort.get_available_providers()
+    usable = [p for p in requested if p in available]
+    if not usable:
+        raise ConfigurationError(
+            f"none of the execution providers {requested} is available in this onnxruntime "
+            f"(available: {', '.join(available)})"
+        )
+    if len(usable) < len(requested):
+        logger.warning(
+            "execution providers not available here, skipped: %s",
+            [p for p in requested if p not in usable],
+        )
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: graph-cleanup warnings are not the user's
     try:
-        return ort.InferenceSession(
-            str(path), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])
-        )
+        return ort.InferenceSession(str(path), sess_options=options, providers=usable)
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/... types
         raise ModelLoadError(f"cannot load the ONNX model {path}: {exc}") from exc
 
