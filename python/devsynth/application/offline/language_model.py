@@ -18,25 +18,22 @@ from devsynth.application.offline.dependencies import require_all
 from devsynth.application.offline.generation import Decoder
 from devsynth.application.offline.model_dir import (
     ModelFiles,
+    context_window,
+    eos_token_ids,
+    generation_defaults,
     load_session,
     load_tokenizer,
     read_decoder_dir,
-    special_token_text,
+    token_id,
 )
 from devsynth.application.offline.sampling import make_rng
 from devsynth.application.offline.settings import GenerationSettings
 from devsynth.application.offline.text_stream import TextAssembler
-from devsynth.domain.errors import (
-    ConfigurationError,
-    ContextLengthExceededError,
-    ModelLoadError,
-)
+from devsynth.domain.errors import ConfigurationError, ContextLengthExceededError
 from devsynth.domain.llm import Message
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
-
-_CONTEXT_KEYS = ("n_positions", "max_position_embeddings", "n_ctx", "max_sequence_length")
 
 
 @dataclass(frozen=True)
@@ -113,13 +110,13 @@ class LocalLanguageModel:
         tokenizer = load_tokenizer(files.tokenizer)
         session = load_session(files.model, providers)
         signature = inspect_decoder(session, files.config, files.model)
-        eos_ids = _eos_ids(files, tokenizer)
-        pad_id = _first_id(files, "pad_token_id")
+        eos_ids = eos_token_ids(files, tokenizer)
+        pad_id = token_id(files, "pad_token_id")
         decoder = Decoder(
             session,
             signature,
             pad_id=pad_id if pad_id is not None else min(eos_ids, default=0),
-            max_positions=_context_window(files.config),
+            max_positions=context_window(files.config),
         )
         template = ChatTemplate.from_tokenizer_config(
             files.tokenizer_config, files.root / "tokenizer_config.json"
@@ -131,8 +128,8 @@ class LocalLanguageModel:
             tokenizer,
             decoder,
             eos_ids=eos_ids,
-            bos_id=_first_id(files, "bos_token_id"),
-            defaults=_defaults(files),
+            bos_id=token_id(files, "bos_token_id"),
+            defaults=generation_defaults(files),
             chat_template=template,
         )
 
@@ -271,53 +268,3 @@ class _Run:
                 self._rows, self._prompts, self._finish, strict=True
             )
         ]
-
-
-def _ids(value: Any) -> list[int]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return [value]
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
-    return []
-
-
-def _first_id(files: ModelFiles, key: str) -> int | None:
-    for source in (files.generation_config, files.config):
-        ids = _ids(source.get(key))
-        if ids:
-            return ids[0]
-    return None
-
-
-def _eos_ids(files: ModelFiles, tokenizer: Tokenizer) -> frozenset[int]:
-    """End-of-sequence ids: generation_config.json, else config.json, else the
-    tokenizer_config's eos_token (none: generation ends at max_tokens)."""
-    for source in (files.generation_config, files.config):
-        ids = _ids(source.get("eos_token_id"))
-        if ids:
-            return frozenset(ids)
-    text = special_token_text(files.tokenizer_config, "eos_token")
-    token = tokenizer.token_to_id(text) if text else None
-    return frozenset() if token is None else frozenset([token])
-
-
-def _context_window(config: Mapping[str, Any]) -> int | None:
-    for key in _CONTEXT_KEYS:
-        value = config.get(key)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
-
-
-def _defaults(files: ModelFiles) -> GenerationSettings:
-    """Sampling defaults the model ships in generation_config.json; greedy unless it asks
-    to sample."""
-    config = files.generation_config
-    changes: dict[str, Any] = {"max_tokens": config.get("max_new_tokens")}
-    if config.get("do_sample"):
-        changes |= {k: config.get(k) for k in ("temperature", "top_p", "top_k")}
-        changes["temperature"] = changes["temperature"] or 1.0
-    try:
-        return GenerationSettings().updated(changes)
-    except ConfigurationError as exc:
-        raise ModelLoadError(f"{files.root / 'generation_config.json'}: {exc}") from exc

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from devsynth.application.offline.dependencies import require
+from devsynth.application.offline.settings import GenerationSettings
 from devsynth.domain.errors import ConfigurationError, ModelLoadError
 
 if TYPE_CHECKING:
@@ -32,6 +33,9 @@ DECODER_FILES = (MODEL_FILE, TOKENIZER_FILE, CONFIG_FILE)
 ENCODER_FILES = (MODEL_FILE, TOKENIZER_FILE)
 
 JsonObject = Mapping[str, Any]
+
+# config.json names the context window differently from one architecture to the next.
+CONTEXT_KEYS = ("n_positions", "max_position_embeddings", "n_ctx", "max_sequence_length")
 
 logger = logging.getLogger("devsynth.offline")
 
@@ -149,3 +153,56 @@ def _read_json(path: Path) -> JsonObject:
 
 def _read_optional_json(path: Path) -> JsonObject:
     return _read_json(path) if path.exists() else {}
+
+
+def _ids(value: Any) -> list[int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
+    return []
+
+
+def token_id(files: ModelFiles, key: str) -> int | None:
+    """A token id (``bos_token_id``, ``pad_token_id``...) from generation_config.json, else
+    config.json."""
+    for source in (files.generation_config, files.config):
+        ids = _ids(source.get(key))
+        if ids:
+            return ids[0]
+    return None
+
+
+def eos_token_ids(files: ModelFiles, tokenizer: Tokenizer) -> frozenset[int]:
+    """End-of-sequence ids: generation_config.json, else config.json, else the
+    tokenizer_config's eos_token (none: generation ends at max_tokens)."""
+    for source in (files.generation_config, files.config):
+        ids = _ids(source.get("eos_token_id"))
+        if ids:
+            return frozenset(ids)
+    text = special_token_text(files.tokenizer_config, "eos_token")
+    token = tokenizer.token_to_id(text) if text else None
+    return frozenset() if token is None else frozenset([token])
+
+
+def context_window(config: Mapping[str, Any]) -> int | None:
+    """The positions a decoder reads, when config.json says."""
+    for key in CONTEXT_KEYS:
+        value = config.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def generation_defaults(files: ModelFiles) -> GenerationSettings:
+    """Sampling defaults the model ships in generation_config.json; greedy unless it asks
+    to sample."""
+    config = files.generation_config
+    changes: dict[str, Any] = {"max_tokens": config.get("max_new_tokens")}
+    if config.get("do_sample"):
+        changes |= {k: config.get(k) for k in ("temperature", "top_p", "top_k")}
+        changes["temperature"] = changes["temperature"] or 1.0
+    try:
+        return GenerationSettings().updated(changes)
+    except ConfigurationError as exc:
+        raise ModelLoadError(f"{files.root / 'generation_config.json'}: {exc}") from exc
