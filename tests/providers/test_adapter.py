@@ -88,9 +88,13 @@ def chat_reply(request: Recorded) -> Reply:
 
 
 def lmstudio_routes(server: FakeServer) -> None:
-    server.route("GET", "/api/v1/models", Reply(body={"models": [{
-        "type": "llm", "key": "qwen3-4b", "max_context_length": 32768,
-        "loaded_instances": [{"id": "qwen3-4b", "config": {"context_length": 4096}}]}]}))  # fmt: skip
+    model = {
+        "type": "llm",
+        "key": "qwen3-4b",
+        "max_context_length": 32768,
+        "loaded_instances": [{"id": "qwen3-4b", "config": {"context_length": 4096}}],
+    }
+    server.route("GET", "/api/v1/models", Reply(body={"models": [model]}))
     server.route("POST", "/v1/chat/completions", chat_reply)
 
 
@@ -137,8 +141,11 @@ def test_reference_block_runs_as_written(lmstudio_on_1234: tuple[FakeServer, str
 def test_every_type_of_the_document(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
     adapter = LLMBackendAdapter()
     lmstudio_routes(server)
-    server.route("POST", "/v1/messages", Reply(body={
-        "content": [{"type": "text", "text": "claude"}], "usage": {"input_tokens": 1, "output_tokens": 1}}))  # fmt: skip
+    claude = {
+        "content": [{"type": "text", "text": "claude"}],
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+    }
+    server.route("POST", "/v1/messages", Reply(body=claude))
     made = {
         kind: adapter.create_provider(LLMProviderConfig(provider_type=kind, parameters=params))
         for kind, params in {

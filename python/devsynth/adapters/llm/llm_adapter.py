@@ -20,18 +20,25 @@ provider on connection, timeout and server errors.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from devsynth.application.llm.base import mask_secrets
-from devsynth.application.llm.config import ProjectConfig, load_project_config
 from devsynth.domain.errors import ConfigurationError
 from devsynth.domain.llm import LLMProvider
 
-logger = logging.getLogger("devsynth.llm.adapter")
+if TYPE_CHECKING:
+    from devsynth.application.llm.config import ProjectConfig
+
+
+def _log(message: str, *args: object) -> None:
+    # logging and the config module load on first use: `import` of this module stays cheap.
+    import logging
+
+    logging.getLogger("devsynth.llm.adapter").info(message, *args)
+
 
 ProviderFactory = Callable[[Mapping[str, Any]], LLMProvider]
 # A registered provider: an import path "package.module:Class", or a factory.
@@ -147,6 +154,8 @@ class LLMBackendAdapter:
 
     @property
     def project_config(self) -> ProjectConfig:
+        from devsynth.application.llm.config import load_project_config
+
         return self._project_config or load_project_config()
 
     def create_provider(
@@ -156,7 +165,7 @@ class LLMBackendAdapter:
         cfg = _as_config(config)
         project = self.project_config
         if project.offline_mode:
-            logger.info("offline mode: the offline provider serves %r", cfg.provider_type)
+            _log("offline mode: the offline provider serves %r", cfg.provider_type)
             return self._offline(cfg, project)
         chain = [cfg, *cfg.fallback]
         if len(chain) == 1:
@@ -169,7 +178,7 @@ class LLMBackendAdapter:
         kind = cfg.provider_type.strip().lower()
         if kind == AUTO:
             kind = self.select_provider_type(cfg.parameters, project)
-            logger.info("provider_type 'auto' picked %r", kind)
+            _log("provider_type 'auto' picked %r", kind)
         if kind == OFFLINE:
             return self._offline(cfg, project)
         parameters = {**project.provider_parameters(kind), **cfg.parameters}

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from devsynth.application.llm.base import BaseProvider, StreamPart
+from devsynth.application.llm.base import BaseProvider, Hidden, StreamPart
 from devsynth.application.llm.error_mapping import error_from_response
 from devsynth.application.llm.http import HttpClient, JsonResponse, client_for
 from devsynth.application.llm.sse import SSEEvent
@@ -92,19 +92,22 @@ class AnthropicProvider(BaseProvider):
                 "No API key for anthropic: set ANTHROPIC_API_KEY or pass api_key",
                 provider=self.name,
             )
-        self._api_key: str | None = str(key) if key else None
+        self._api_key: Hidden[str | None] = Hidden(str(key) if key else None)
         headers = {
             "anthropic-version": str(self._parameters.get("anthropic_version", ANTHROPIC_VERSION))
         }
-        if self._api_key:
-            headers["x-api-key"] = self._api_key
+        if self._api_key.value:
+            headers["x-api-key"] = self._api_key.value
         self.http: HttpClient = client_for(
             self.name,
             self._parameters,
             base_url=base,
             headers=headers,
-            secrets=[self._api_key] if self._api_key else [],
+            secrets=self._secrets(),
         )
+
+    def _secrets(self) -> list[str]:
+        return [self._api_key.value] if self._api_key.value else []
 
     # -- wire format -----------------------------------------------------------------------
 
@@ -128,9 +131,7 @@ class AnthropicProvider(BaseProvider):
     def _error(
         self, payload: Mapping[str, Any], status: int | None, rid: str | None
     ) -> ProviderError:
-        error = error_from_response(
-            self.name, status, payload, secrets=[self._api_key] if self._api_key else []
-        )
+        error = error_from_response(self.name, status, payload, secrets=self._secrets())
         error.request_id = error.request_id or rid
         return error
 

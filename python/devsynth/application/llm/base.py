@@ -28,7 +28,6 @@ closes the hook's generator, so a backend frees its connection in a ``finally`` 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -40,7 +39,7 @@ from collections.abc import (
 )
 from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union
 
 from devsynth.domain.errors import TokenLimitExceededError, UnsupportedOperationError
 from devsynth.domain.llm import Completion, Message, Parameters
@@ -54,6 +53,22 @@ StreamPart = Union[str, Completion]  # noqa: UP007 -- a runtime alias must work 
 # Parameter names whose values are secrets: never shown by repr() or ``parameters``.
 SECRET_PARAMETERS = frozenset({"api_key", "key", "token", "secret", "password", "authorization"})
 _MASK = "***"
+
+
+T = TypeVar("T")
+
+
+class Hidden(Generic[T]):
+    """A value that ``repr()`` never shows: an API key, or headers that carry one. Debuggers,
+    tracebacks with locals and ``vars()`` dumps print ``<hidden>`` instead."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<hidden>"
 
 
 def is_secret_name(name: str) -> bool:
@@ -209,6 +224,13 @@ def _final_completion(
 _SYSTEM_ROLES = ("system", "developer")  # kept whatever the budget, as TokenTracker does
 
 
+async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
+    # asyncio is imported on first async use: it alone would double `import devsynth`'s time.
+    import asyncio
+
+    return await asyncio.to_thread(function, *args)
+
+
 def _user(prompt: str) -> dict[str, Any]:
     return {"role": "user", "content": prompt}
 
@@ -267,7 +289,8 @@ class BaseProvider:
     async def _acomplete(
         self, messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> Completion:
-        return await asyncio.to_thread(self._complete, messages, params)
+        completion: Completion = await _in_thread(self._complete, messages, params)
+        return completion
 
     async def _astream(
         self, messages: list[dict[str, Any]], params: dict[str, Any]
@@ -282,14 +305,16 @@ class BaseProvider:
         )
 
     async def _aembed(self, text: str, params: dict[str, Any]) -> list[float]:
-        return await asyncio.to_thread(self._embed, text, params)
+        vector: list[float] = await _in_thread(self._embed, text, params)
+        return vector
 
     def _resolve(self, params: dict[str, Any]) -> dict[str, Any]:
         """Settle a call's parameters before any request (e.g. choose the model)."""
         return params
 
     async def _aresolve(self, params: dict[str, Any]) -> dict[str, Any]:
-        return await asyncio.to_thread(self._resolve, params)
+        resolved: dict[str, Any] = await _in_thread(self._resolve, params)
+        return resolved
 
     def _context_window(self, params: dict[str, Any]) -> int | None:
         """The model's context window in tokens, when the backend knows it.
@@ -502,6 +527,7 @@ class BaseProvider:
 __all__ = [
     "AsyncTextStream",
     "BaseProvider",
+    "Hidden",
     "StreamPart",
     "TextStream",
     "is_secret_name",

@@ -47,12 +47,16 @@ _NOT_FOUND_TYPES = frozenset({"not_found_error", "model_not_found"})
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "anthropic-request-id")
 
 
+# Key shapes of the major providers, masked even when they are not this provider's key.
+_KEY_SHAPES = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{12,}")
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret (and its longer prefixes, as servers echo them) masked."""
+    """``text`` with the known secrets, and anything shaped like an API key, masked."""
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
-    return text
+    return _KEY_SHAPES.sub("***", text)
 
 
 def request_id_from(headers: Mapping[str, str]) -> str | None:

@@ -32,6 +32,7 @@ import httpx
 import orjson
 
 from devsynth import __version__
+from devsynth.application.llm.base import Hidden
 from devsynth.application.llm.error_mapping import error_from_response, redact, request_id_from
 from devsynth.application.llm.sse import SSEDecoder, SSEEvent
 from devsynth.domain.errors import (
@@ -216,8 +217,8 @@ class HttpClient:
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
         self.connect_hint = connect_hint
-        self._headers = {"user-agent": _USER_AGENT, **(headers or {})}
-        self._secrets = tuple(s for s in secrets if s)
+        self._headers = Hidden({"user-agent": _USER_AGENT, **(headers or {})})
+        self._secrets = Hidden(tuple(s for s in secrets if s))
         self._verify = verify
         self._limits = httpx.Limits(
             max_connections=max_connections,
@@ -246,7 +247,7 @@ class HttpClient:
     def client(self) -> httpx.Client:
         if self._client is None:
             self._client = httpx.Client(
-                headers=self._headers,
+                headers=self._headers.value,
                 verify=self._ssl(),
                 trust_env=True,
                 limits=self._limits,
@@ -262,7 +263,7 @@ class HttpClient:
             for old in [lp for lp in self._aclients if lp.is_closed()]:
                 del self._aclients[old]
             client = httpx.AsyncClient(
-                headers=self._headers,
+                headers=self._headers.value,
                 verify=self._ssl(),
                 trust_env=True,
                 limits=self._limits,
@@ -319,7 +320,7 @@ class HttpClient:
         )
 
     def _message(self, text: str) -> str:
-        return redact(text, self._secrets)
+        return redact(text, self._secrets.value)
 
     def _transport_error(self, exc: httpx.HTTPError, url: str) -> ProviderError:
         if isinstance(exc, httpx.TimeoutException):
@@ -340,7 +341,7 @@ class HttpClient:
             response.status_code,
             body,
             response.headers,
-            secrets=self._secrets,
+            secrets=self._secrets.value,
             retry_after=retry_after_seconds(response.headers),
         )
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from devsynth.application.llm.base import BaseProvider, StreamPart
+from devsynth.application.llm.base import BaseProvider, Hidden, StreamPart
 from devsynth.application.llm.error_mapping import error_from_response
 from devsynth.application.llm.http import HttpClient, JsonResponse, client_for
 from devsynth.application.llm.sse import SSEEvent
@@ -67,14 +67,14 @@ class OpenAIProvider(BaseProvider):
                 f"No API key for {self.name}: set {self.api_key_env} or pass api_key",
                 provider=self.name,
             )
-        self._api_key: str | None = str(key) if key else None
+        self._api_key: Hidden[str | None] = Hidden(str(key) if key else None)
         self._parameters.pop("api_key", None)  # kept in one private place only
         self.http: HttpClient = client_for(
             self.name,
             self._parameters,
             base_url=str(self._parameters["api_base"]),
             headers=self._auth_headers(),
-            secrets=[self._api_key] if self._api_key else [],
+            secrets=self._secrets(),
             connect_hint=self.connect_hint,
         )
 
@@ -84,8 +84,8 @@ class OpenAIProvider(BaseProvider):
 
     def _auth_headers(self) -> dict[str, str]:
         headers = {}
-        if self._api_key:
-            headers["authorization"] = f"Bearer {self._api_key}"
+        if self._api_key.value:
+            headers["authorization"] = f"Bearer {self._api_key.value}"
         organization = self._parameters.get("organization")
         if organization:
             headers["openai-organization"] = str(organization)
@@ -117,7 +117,7 @@ class OpenAIProvider(BaseProvider):
         return error
 
     def _secrets(self) -> list[str]:
-        return [self._api_key] if self._api_key else []
+        return [self._api_key.value] if self._api_key.value else []
 
     def _completion(self, response: JsonResponse) -> Completion:
         data = response.data
