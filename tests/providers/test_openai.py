@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -13,6 +14,8 @@ from devsynth.errors import (
     BadRequestError,
     ContextLengthExceededError,
     ProviderError,
+    ProviderTimeoutError,
+    ServerError,
     StreamInterruptedError,
     TokenLimitExceededError,
 )
@@ -262,3 +265,39 @@ def test_response_that_is_not_json(server: FakeServer, fast: Any) -> None:
     server.route("POST", PATH, Reply(body=b"<html>gateway</html>"))
     with pytest.raises(ProviderError, match="not JSON"):
         provider(server, fast).generate("x")
+
+
+def test_timeout_parameter_bounds_a_slow_server(server: FakeServer) -> None:
+    server.route("POST", PATH, Reply(delay=3.0, body=completion_body()))
+    p = OpenAIProvider({"api_base": server.url + "/v1", "api_key": KEY, "timeout": 0.3})
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeoutError):
+        p.generate("x")
+    assert time.monotonic() - started < 1.5
+
+
+def test_stalled_stream_is_bounded_by_the_timeout_parameter(server: FakeServer) -> None:
+    server.route("POST", PATH, stream_reply(sse(chunk("a")), 10.0, sse("[DONE]")))
+    p = OpenAIProvider({"api_base": server.url + "/v1", "api_key": KEY, "timeout": 0.3})
+    started = time.monotonic()
+    stream = p.stream("x")
+    assert next(stream) == "a"
+    with pytest.raises(ProviderTimeoutError):
+        next(stream)
+    assert time.monotonic() - started < 1.5
+
+
+def test_max_retries_parameter(server: FakeServer) -> None:
+    server.route("POST", PATH, Reply(500))
+    p = OpenAIProvider({"api_base": server.url + "/v1", "api_key": KEY, "max_retries": 0})
+    with pytest.raises(ServerError):
+        p.generate("x")
+    assert len(server.requests) == 1
+    server.requests.clear()
+    p = OpenAIProvider(
+        {"api_base": server.url + "/v1", "api_key": KEY, "max_retries": 3,
+         "retry_initial_delay": 0.001}
+    )  # fmt: skip
+    with pytest.raises(ServerError):
+        p.generate("x")
+    assert len(server.requests) == 4
