@@ -341,6 +341,7 @@ def test_fallback_on_connection_error_reports_who_answered(
     lmstudio_routes(server)
     provider = chain({"api_base": dead_url}, server, fast)
     assert isinstance(provider, FallbackProvider)
+    assert isinstance(provider, LLMProvider)
     result = provider.complete([{"role": "user", "content": "Hi"}])
     assert result.text == "re: Hi"
     assert result.metadata["answered_by"] == "lmstudio"

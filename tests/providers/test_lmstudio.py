@@ -238,3 +238,10 @@ def test_async_selection(server: FakeServer, fast: Any) -> None:
         {"id": "m0", "type": "llm", "state": "loaded", "max_context_length": 4096}]}))  # fmt: skip
     server.route("POST", CHAT, echo_model)
     assert asyncio.run(provider(server, fast).agenerate("Hi")) == "from m0"
+
+
+def test_context_overflow_as_a_stream_error_event(server: FakeServer, fast: Any) -> None:
+    message = "The model is loaded with context length of only 4096 tokens, which is not enough."
+    server.route("POST", CHAT, stream_reply(sse({"error": message})))
+    with pytest.raises(ContextLengthExceededError):
+        list(provider(server, fast, auto_select_model=False).stream("Hi"))
