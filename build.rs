@@ -77,19 +77,55 @@ fn compile_rank_file(path: &Path, out: &Path, name: &str) {
     }
     offsets.push(bytes.len() as u32);
 
+    // Hash slots of 16 bytes: head word, rank, length (0 marks an empty slot).
     let slots = table_slots_for(entries.len());
-    let mut table = vec![EMPTY_SLOT; slots];
+    let mut table = vec![(0u64, 0u32, 0u32); slots];
     for (token, rank) in &entries {
-        let mut slot = slot_of(hash_token_bytes(token), slots);
-        while table[slot] != EMPTY_SLOT {
+        let head = head_word(token);
+        let mut slot = slot_of(hash_token(head, token), slots);
+        while table[slot].2 != 0 {
             slot = (slot + 1) & (slots - 1);
         }
-        table[slot] = *rank;
+        table[slot] = (head, *rank, token.len() as u32);
     }
+    let mut slot_bytes = Vec::with_capacity(slots * 16);
+    for (head, rank, len) in &table {
+        slot_bytes.extend_from_slice(&head.to_le_bytes());
+        slot_bytes.extend_from_slice(&rank.to_le_bytes());
+        slot_bytes.extend_from_slice(&len.to_le_bytes());
+    }
+
+    // Rank of every two-byte token, indexed by the two bytes: the first merges of every piece
+    // need no hashing.
+    let mut pairs = vec![EMPTY_SLOT; 65536];
+    for (token, rank) in &entries {
+        if token.len() == 2 {
+            pairs[(token[0] as usize) << 8 | token[1] as usize] = *rank;
+        }
+    }
+
+    let mut short = vec![0u64; SHORT_SLOTS];
+    for (token, rank) in &entries {
+        if token.len() == 3 || token.len() == 4 {
+            let key = short_key(token);
+            let mut slot = short_slot(key);
+            while short[slot] != 0 {
+                slot = (slot + 1) & (SHORT_SLOTS - 1);
+            }
+            short[slot] = short_entry(key, *rank);
+        }
+    }
+    assert!(
+        short.iter().filter(|&&e| e != 0).count() * 4 <= SHORT_SLOTS * 3,
+        "the short-token table of {name} is over 3/4 full"
+    );
+    let short_bytes: Vec<u8> = short.iter().flat_map(|e| e.to_le_bytes()).collect();
+    fs::write(out.join(format!("{name}.short")), short_bytes).unwrap();
 
     fs::write(out.join(format!("{name}.bytes")), &bytes).unwrap();
     fs::write(out.join(format!("{name}.offsets")), u32s_le(&offsets)).unwrap();
-    fs::write(out.join(format!("{name}.table")), u32s_le(&table)).unwrap();
+    fs::write(out.join(format!("{name}.slots")), slot_bytes).unwrap();
+    fs::write(out.join(format!("{name}.pairs")), u32s_le(&pairs)).unwrap();
 }
 
 fn u32s_le(values: &[u32]) -> Vec<u8> {

@@ -10,19 +10,32 @@ include!("vocab_hash.rs");
 /// A token id.
 pub type Rank = u32;
 
-const EMPTY_SLOT: u32 = u32::MAX;
+const NO_RANK: u32 = u32::MAX;
+
+/// One hash slot: the token's first 8 bytes, its rank and its length (0 when empty).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct Slot {
+    head: u64,
+    rank: u32,
+    len: u32,
+}
 
 pub struct Vocab {
     /// Every token's bytes, concatenated in rank order.
     bytes: Cow<'static, [u8]>,
     /// `offsets[r]..offsets[r + 1]` is rank r's bytes in `bytes`; empty for unused ranks.
     offsets: Cow<'static, [u32]>,
-    /// Open addressing, linear probing: slot -> rank, or EMPTY_SLOT.
-    table: Cow<'static, [u32]>,
+    /// Open addressing, linear probing.
+    slots: Cow<'static, [Slot]>,
+    /// Rank of each two-byte token, indexed by `first << 8 | second` (NO_RANK if none).
+    pairs: Cow<'static, [u32]>,
+    /// Tokens of 3 and 4 bytes (see `short_key`), open addressing.
+    short: Cow<'static, [u64]>,
     /// Number of tokens.
     len: usize,
-    /// Rank of each single byte, or None when the vocabulary lacks it.
-    byte_ranks: [Option<Rank>; 256],
+    /// Rank of each single byte (NO_RANK when the vocabulary lacks it).
+    byte_ranks: [u32; 256],
 }
 
 #[repr(C, align(8))]
@@ -33,8 +46,8 @@ pub(crate) fn u32_slice(data: &'static Aligned<[u8]>) -> Cow<'static, [u32]> {
     let bytes = &data.0;
     assert!(bytes.len() % 4 == 0);
     if cfg!(target_endian = "little") {
-        // SAFETY: the data is 8-byte aligned (Aligned), a whole number of u32s, lives for
-        // 'static, and every bit pattern is a valid u32; on little-endian the layout matches.
+        // SAFETY: 8-byte aligned (Aligned), a whole number of u32s, 'static, any bit pattern is
+        // a valid u32, and on little-endian the layout matches.
         Cow::Borrowed(unsafe {
             std::slice::from_raw_parts(bytes.as_ptr() as *const u32, bytes.len() / 4)
         })
@@ -48,22 +61,70 @@ pub(crate) fn u32_slice(data: &'static Aligned<[u8]>) -> Cow<'static, [u32]> {
     }
 }
 
+/// Reads little-endian u64s, borrowing them where the platform allows it.
+pub(crate) fn u64_slice(data: &'static Aligned<[u8]>) -> Cow<'static, [u64]> {
+    let bytes = &data.0;
+    assert!(bytes.len() % 8 == 0);
+    if cfg!(target_endian = "little") {
+        // SAFETY: as u32_slice, with 8-byte alignment and a whole number of u64s.
+        Cow::Borrowed(unsafe {
+            std::slice::from_raw_parts(bytes.as_ptr() as *const u64, bytes.len() / 8)
+        })
+    } else {
+        Cow::Owned(
+            bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+        )
+    }
+}
+
+/// Reads the 16-byte slots build.rs wrote, borrowing them where the platform allows it.
+pub(crate) fn slot_slice(data: &'static Aligned<[u8]>) -> Cow<'static, [Slot]> {
+    let bytes = &data.0;
+    assert!(bytes.len() % 16 == 0);
+    if cfg!(target_endian = "little") {
+        // SAFETY: Slot is repr(C) of u64, u32, u32 (16 bytes, align 8, no padding); the data is
+        // 8-byte aligned, a whole number of slots, 'static; every bit pattern is valid.
+        Cow::Borrowed(unsafe {
+            std::slice::from_raw_parts(bytes.as_ptr() as *const Slot, bytes.len() / 16)
+        })
+    } else {
+        let word = |c: &[u8]| u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        Cow::Owned(
+            bytes
+                .chunks_exact(16)
+                .map(|c| Slot {
+                    head: u64::from_le_bytes(c[..8].try_into().unwrap()),
+                    rank: word(&c[8..12]),
+                    len: word(&c[12..16]),
+                })
+                .collect(),
+        )
+    }
+}
+
 /// Declares the data build.rs compiled from one rank file.
 macro_rules! compiled_vocab {
     ($name:literal) => {{
-        static BYTES: &$crate::vocab::Aligned<[u8]> = &$crate::vocab::Aligned(*include_bytes!(
-            concat!(env!("OUT_DIR"), "/", $name, ".bytes")
-        ));
-        static OFFSETS: &$crate::vocab::Aligned<[u8]> = &$crate::vocab::Aligned(*include_bytes!(
-            concat!(env!("OUT_DIR"), "/", $name, ".offsets")
-        ));
-        static TABLE: &$crate::vocab::Aligned<[u8]> = &$crate::vocab::Aligned(*include_bytes!(
-            concat!(env!("OUT_DIR"), "/", $name, ".table")
-        ));
+        use $crate::vocab::Aligned;
+        static BYTES: &Aligned<[u8]> =
+            &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".bytes")));
+        static OFFSETS: &Aligned<[u8]> =
+            &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".offsets")));
+        static SLOTS: &Aligned<[u8]> =
+            &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".slots")));
+        static PAIRS: &Aligned<[u8]> =
+            &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".pairs")));
+        static SHORT: &Aligned<[u8]> =
+            &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".short")));
         $crate::vocab::Vocab::from_compiled(
             &BYTES.0,
             $crate::vocab::u32_slice(OFFSETS),
-            $crate::vocab::u32_slice(TABLE),
+            $crate::vocab::slot_slice(SLOTS),
+            $crate::vocab::u32_slice(PAIRS),
+            $crate::vocab::u64_slice(SHORT),
         )
     }};
 }
@@ -95,16 +156,20 @@ impl Vocab {
     pub(crate) fn from_compiled(
         bytes: &'static [u8],
         offsets: Cow<'static, [u32]>,
-        table: Cow<'static, [u32]>,
+        slots: Cow<'static, [Slot]>,
+        pairs: Cow<'static, [u32]>,
+        short: Cow<'static, [u64]>,
     ) -> Self {
+        let len = slots.iter().filter(|s| s.len != 0).count();
         let mut v = Vocab {
             bytes: Cow::Borrowed(bytes),
             offsets,
-            table,
-            len: 0,
-            byte_ranks: [None; 256],
+            slots,
+            pairs,
+            short,
+            len,
+            byte_ranks: [NO_RANK; 256],
         };
-        v.len = v.table.iter().filter(|&&s| s != EMPTY_SLOT).count();
         v.fill_byte_ranks();
         v
     }
@@ -134,67 +199,132 @@ impl Vocab {
             }
         }
         offsets.push(bytes.len() as u32);
-        let slots = table_slots_for(pairs.len());
-        let mut table = vec![EMPTY_SLOT; slots];
         let mut v = Vocab {
             bytes: Cow::Owned(bytes),
             offsets: Cow::Owned(offsets),
-            table: Cow::Owned(Vec::new()),
+            slots: Cow::Owned(Vec::new()),
+            pairs: Cow::Owned(Vec::new()),
+            short: Cow::Owned(Vec::new()),
             len: pairs.len(),
-            byte_ranks: [None; 256],
+            byte_ranks: [NO_RANK; 256],
         };
+        let mut table = vec![Slot::default(); table_slots_for(pairs.len())];
+        let mask = table.len() - 1;
         for (token, rank) in &pairs {
-            let mut slot = slot_of(hash_token_bytes(token), slots);
-            while table[slot] != EMPTY_SLOT {
-                if v.token_bytes(table[slot]) == Some(token.as_slice()) {
+            let head = head_word(token);
+            let mut slot = slot_of(hash_token(head, token), table.len());
+            while table[slot].len != 0 {
+                let other = table[slot].rank;
+                if v.token_bytes(other) == Some(token.as_slice()) {
                     return Err(VocabError::DuplicateToken(*rank));
                 }
-                slot = (slot + 1) & (slots - 1);
+                slot = (slot + 1) & mask;
             }
-            table[slot] = *rank;
+            table[slot] = Slot {
+                head,
+                rank: *rank,
+                len: token.len() as u32,
+            };
         }
-        v.table = Cow::Owned(table);
+        let mut two = vec![NO_RANK; 65536];
+        for (token, rank) in &pairs {
+            if token.len() == 2 {
+                two[(token[0] as usize) << 8 | token[1] as usize] = *rank;
+            }
+        }
+        let mut short = vec![0u64; SHORT_SLOTS];
+        let short_count = pairs.iter().filter(|p| matches!(p.0.len(), 3 | 4)).count();
+        // A custom vocabulary with too many short tokens for the table looks them up in the
+        // main table instead (an empty short table is never consulted).
+        if short_count * 4 <= SHORT_SLOTS * 3 {
+            for (token, rank) in pairs.iter().filter(|p| matches!(p.0.len(), 3 | 4)) {
+                let key = short_key(token);
+                let mut slot = short_slot(key);
+                while short[slot] != 0 {
+                    slot = (slot + 1) & (SHORT_SLOTS - 1);
+                }
+                short[slot] = short_entry(key, *rank);
+            }
+            v.short = Cow::Owned(short);
+        }
+        v.slots = Cow::Owned(table);
+        v.pairs = Cow::Owned(two);
         v.fill_byte_ranks();
         Ok(v)
     }
 
     fn fill_byte_ranks(&mut self) {
         for b in 0..=255u8 {
-            self.byte_ranks[b as usize] = self.lookup(&[b]);
+            self.byte_ranks[b as usize] = self.lookup(&[b]).unwrap_or(NO_RANK);
         }
     }
 
     /// The rank of a token's bytes.
     #[inline(always)]
     pub fn rank(&self, piece: &[u8]) -> Option<Rank> {
-        if piece.len() == 1 {
-            return self.byte_ranks[piece[0] as usize];
+        match piece.len() {
+            1 => self.byte_rank(piece[0]),
+            2 => self.pair_rank(piece[0], piece[1]),
+            3 | 4 if !self.short.is_empty() => self.short_rank(piece),
+            _ => self.lookup(piece),
         }
-        self.lookup(piece)
+    }
+
+    #[inline(always)]
+    fn short_rank(&self, piece: &[u8]) -> Option<Rank> {
+        let key = short_key(piece);
+        let mut i = short_slot(key);
+        loop {
+            let entry = self.short[i];
+            if entry == 0 {
+                return None;
+            }
+            if entry & ((1 << 33) - 1) == key {
+                return Some(((entry >> 33) - 1) as Rank);
+            }
+            i = (i + 1) & (SHORT_SLOTS - 1);
+        }
     }
 
     #[inline(always)]
     fn lookup(&self, piece: &[u8]) -> Option<Rank> {
-        let slots = self.table.len();
-        let mut slot = slot_of(hash_token_bytes(piece), slots);
+        let head = head_word(piece);
+        let len = piece.len() as u32;
+        let slots = &self.slots[..];
+        let mask = slots.len() - 1;
+        let mut i = slot_of(hash_token(head, piece), slots.len());
         loop {
-            let rank = self.table[slot];
-            if rank == EMPTY_SLOT {
+            let slot = slots[i];
+            if slot.len == 0 {
                 return None;
             }
-            let start = self.offsets[rank as usize] as usize;
-            let end = self.offsets[rank as usize + 1] as usize;
-            if &self.bytes[start..end] == piece {
-                return Some(rank);
+            if slot.len == len && slot.head == head && (len <= 8 || self.tail_matches(slot.rank, piece))
+            {
+                return Some(slot.rank);
             }
-            slot = (slot + 1) & (slots - 1);
+            i = (i + 1) & mask;
         }
+    }
+
+    /// Whether the bytes after the first 8 of token `rank` equal those of `piece`.
+    #[cold]
+    fn tail_matches(&self, rank: Rank, piece: &[u8]) -> bool {
+        let start = self.offsets[rank as usize] as usize;
+        self.bytes[start + 8..start + piece.len()] == piece[8..]
     }
 
     /// Rank of a single byte.
     #[inline(always)]
     pub fn byte_rank(&self, b: u8) -> Option<Rank> {
-        self.byte_ranks[b as usize]
+        let r = self.byte_ranks[b as usize];
+        (r != NO_RANK).then_some(r)
+    }
+
+    /// Rank of a two-byte token, from a direct table.
+    #[inline(always)]
+    pub fn pair_rank(&self, a: u8, b: u8) -> Option<Rank> {
+        let r = self.pairs[(a as usize) << 8 | b as usize];
+        (r != NO_RANK).then_some(r)
     }
 
     /// The bytes of a rank, or None for a rank that is not a token.
@@ -206,6 +336,12 @@ impl Vocab {
         }
         let (start, end) = (self.offsets[r] as usize, self.offsets[r + 1] as usize);
         (start < end).then(|| &self.bytes[start..end])
+    }
+
+    /// Length in bytes of a token that exists.
+    #[inline(always)]
+    pub fn token_len(&self, rank: Rank) -> usize {
+        (self.offsets[rank as usize + 1] - self.offsets[rank as usize]) as usize
     }
 
     /// Number of tokens.

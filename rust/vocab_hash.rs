@@ -1,28 +1,36 @@
-// The hash that places token bytes in the rank tables. build.rs includes this file too, so the
-// tables it writes at compile time and the lookups made at run time agree by construction.
-// Changing it changes the compiled tables, nothing else: it never leaves the process.
+// The layout of a rank table's hash slots and the hash that places tokens in them. build.rs
+// includes this file too, so the tables it writes at compile time and the lookups made at run
+// time agree by construction. The hash never leaves the process: changing it only changes the
+// compiled tables.
 
-/// Multiplier from the Fx hash family: cheap, and good enough once the high bits are used.
+/// Multiplier from the Fx hash family; the high bits of the product are well mixed.
 const HASH_MUL: u64 = 0x517c_c1b7_2722_0a95;
 
-/// Hash of a token's bytes; callers take the high bits for a slot index.
+/// The first 8 bytes of a token, little-endian, zero-padded: stored inline in its slot, so most
+/// lookups compare one word and never touch the token bytes elsewhere.
 #[inline(always)]
-pub fn hash_token_bytes(bytes: &[u8]) -> u64 {
-    let mut h = (bytes.len() as u64).wrapping_mul(HASH_MUL);
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(HASH_MUL);
+pub fn head_word(bytes: &[u8]) -> u64 {
+    if bytes.len() >= 8 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[..8]);
+        u64::from_le_bytes(w)
+    } else {
+        let mut w = [0u8; 8];
+        w[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(w)
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut word = [0u8; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(HASH_MUL);
+}
+
+/// Hash of a token's bytes, given its head word; callers take the high bits for a slot index.
+#[inline(always)]
+pub fn hash_token(head: u64, bytes: &[u8]) -> u64 {
+    let mut h = (head ^ (bytes.len() as u64).rotate_right(8)).wrapping_mul(HASH_MUL);
+    if bytes.len() > 8 {
+        for chunk in bytes[8..].chunks(8) {
+            h = (h.rotate_left(23) ^ head_word(chunk)).wrapping_mul(HASH_MUL);
+        }
     }
-    // Fold the low bits upwards so short keys that differ only in their last byte spread out.
-    h ^ (h >> 32).wrapping_mul(HASH_MUL)
+    h
 }
 
 /// Number of slots for `n` tokens: a power of two at most half full, so probes stay short.
@@ -34,4 +42,28 @@ pub fn table_slots_for(n: usize) -> usize {
 #[inline(always)]
 pub fn slot_of(hash: u64, slots: usize) -> usize {
     (hash >> (64 - slots.trailing_zeros())) as usize
+}
+
+/// Tokens of 3 or 4 bytes live in a small table of their own (it stays in cache while long
+/// pieces merge). An entry packs the bytes and length into its low 33 bits and the rank + 1
+/// into the high bits; 0 is an empty entry.
+pub const SHORT_SLOTS: usize = 1 << 16;
+
+/// The 33-bit key of a 3- or 4-byte token.
+#[inline(always)]
+pub fn short_key(bytes: &[u8]) -> u64 {
+    let mut w = [0u8; 4];
+    w[..bytes.len()].copy_from_slice(bytes);
+    u32::from_le_bytes(w) as u64 | ((bytes.len() as u64 - 3) << 32)
+}
+
+/// Slot of a short key.
+#[inline(always)]
+pub fn short_slot(key: u64) -> usize {
+    (key.wrapping_mul(HASH_MUL) >> (64 - 16)) as usize
+}
+
+/// Entry for a short token.
+pub fn short_entry(key: u64, rank: u32) -> u64 {
+    key | ((rank as u64 + 1) << 33)
 }

@@ -1,0 +1,39 @@
+//! Encodes a file repeatedly and prints MB/s: the core's speed without Python in the way.
+//!
+//!     cargo run --release --example throughput -- o200k_base FILE [encode|count] [SECONDS]
+
+use std::time::{Duration, Instant};
+
+use devsynth_core::builtin;
+use devsynth_core::encoding::SpecialSet;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        eprintln!("usage: throughput ENCODING FILE [encode|count] [SECONDS]");
+        std::process::exit(2);
+    }
+    let enc = builtin::get(&args[1]).expect("unknown encoding");
+    let bytes = std::fs::read(&args[2]).expect("cannot read file");
+    let text = String::from_utf8_lossy(&bytes);
+    let mode = args.get(3).map(String::as_str).unwrap_or("encode");
+    let budget = Duration::from_secs_f64(args.get(4).and_then(|s| s.parse().ok()).unwrap_or(2.0));
+    let none = SpecialSet::empty();
+    let start = Instant::now();
+    let mut rounds = 0u64;
+    let mut tokens = 0usize;
+    while start.elapsed() < budget || rounds == 0 {
+        tokens = match mode {
+            "count" => enc.count(&text, &none).unwrap(),
+            _ => enc.encode(&text, &none).unwrap().len(),
+        };
+        rounds += 1;
+    }
+    let secs = start.elapsed().as_secs_f64() / rounds as f64;
+    println!(
+        "{} {mode}: {tokens} tokens, {:.1} MB/s ({:.2} ms per round)",
+        args[1],
+        text.len() as f64 / secs / 1e6,
+        secs * 1e3
+    );
+}
