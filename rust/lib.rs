@@ -3,6 +3,7 @@
 
 pub mod bpe;
 pub mod builtin;
+pub mod bulk;
 pub mod chat;
 pub mod embed;
 pub mod encoding;

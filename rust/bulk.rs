@@ -1,0 +1,15 @@
+//! Bulk token counting for pipelines: files and directory trees counted in parallel, streams of
+//! any size counted in bounded memory, and string columns laid out as Arrow or NumPy lay them.
+//!
+//! Each submodule has one job:
+//! - [`cut`]: where text may be cut without changing its token count;
+//! - [`stream`]: UTF-8 decoding and counting of a byte stream, chunk by chunk;
+//! - [`walk`]: the files under paths, filtered by include and exclude globs;
+//! - [`files`]: many files counted on Rust threads, with progress and cancellation;
+//! - [`columns`]: string columns (Arrow offsets and views, NumPy UCS-4) counted in parallel.
+
+pub mod columns;
+pub mod cut;
+pub mod files;
+pub mod stream;
+pub mod walk;

@@ -1,0 +1,350 @@
+//! String columns counted in place: Arrow's layouts (offsets into one data buffer, or 16-byte
+//! views) and NumPy's fixed-width UCS-4, read straight from their buffers, counted on Rust
+//! threads. A null counts 0 tokens. Bytes that are not UTF-8 (Arrow producers should not give
+//! any) and lone surrogates (NumPy can hold them) count as U+FFFD, as `text_of` treats them.
+
+use std::borrow::Cow;
+
+use rayon::prelude::*;
+
+/// Arrow's validity bitmap: bit `offset + i` (least significant bit first) set for non-null.
+#[derive(Debug, Clone, Copy)]
+pub struct Validity<'a> {
+    pub bits: &'a [u8],
+    pub offset: usize,
+}
+
+impl Validity<'_> {
+    #[inline]
+    fn is_valid(&self, i: usize) -> bool {
+        let k = self.offset + i;
+        self.bits[k / 8] & (1 << (k % 8)) != 0
+    }
+}
+
+/// Offsets of an Arrow `utf8` (32-bit) or `large_utf8` (64-bit) array.
+#[derive(Debug, Clone, Copy)]
+pub enum Offsets<'a> {
+    I32(&'a [i32]),
+    I64(&'a [i64]),
+}
+
+impl Offsets<'_> {
+    #[inline]
+    fn get(&self, i: usize) -> i64 {
+        match self {
+            Offsets::I32(o) => o[i] as i64,
+            Offsets::I64(o) => o[i],
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Offsets::I32(o) => o.len(),
+            Offsets::I64(o) => o.len(),
+        }
+    }
+}
+
+/// A column of strings, borrowed from the buffers that hold it.
+#[derive(Debug, Clone)]
+pub enum Column<'a> {
+    /// Arrow `utf8` / `large_utf8`: value `i` is `data[offsets[i]..offsets[i + 1]]`.
+    Utf8 {
+        offsets: Offsets<'a>,
+        data: &'a [u8],
+        validity: Option<Validity<'a>>,
+    },
+    /// Arrow `utf8_view`: a 16-byte view per value; up to 12 bytes inline, longer ones as
+    /// (length, prefix, buffer index, offset) into `buffers`.
+    Utf8View {
+        views: &'a [[u8; 16]],
+        buffers: Vec<&'a [u8]>,
+        validity: Option<Validity<'a>>,
+    },
+    /// NumPy `<U{width}`: `width` code points per value, NUL-padded at the end.
+    Ucs4 { data: &'a [u32], width: usize },
+}
+
+/// A column whose buffers do not hold together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadColumn(pub String);
+
+impl std::fmt::Display for BadColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "malformed string column: {}", self.0)
+    }
+}
+
+impl<'a> Column<'a> {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Utf8 { offsets, .. } => offsets.len().saturating_sub(1),
+            Column::Utf8View { views, .. } => views.len(),
+            Column::Ucs4 { data, width } => {
+                if *width == 0 {
+                    0
+                } else {
+                    data.len() / width
+                }
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Checks every offset and view against the buffers, once, so that reading values cannot
+    /// go out of bounds.
+    pub fn validate(&self) -> Result<(), BadColumn> {
+        match self {
+            Column::Utf8 {
+                offsets,
+                data,
+                validity,
+            } => {
+                if offsets.len() == 0 {
+                    return Err(BadColumn("no offsets".into()));
+                }
+                let mut prev = offsets.get(0);
+                if prev < 0 {
+                    return Err(BadColumn("negative offset".into()));
+                }
+                for i in 1..offsets.len() {
+                    let o = offsets.get(i);
+                    if o < prev {
+                        return Err(BadColumn(format!("offset {i} goes backwards")));
+                    }
+                    prev = o;
+                }
+                if prev as u64 > data.len() as u64 {
+                    return Err(BadColumn("offsets past the end of the data".into()));
+                }
+                check_validity(validity, self.len())
+            }
+            Column::Utf8View {
+                views,
+                buffers,
+                validity,
+            } => {
+                for (i, v) in views.iter().enumerate() {
+                    let len = i32::from_ne_bytes([v[0], v[1], v[2], v[3]]);
+                    if len < 0 {
+                        return Err(BadColumn(format!("view {i} has a negative length")));
+                    }
+                    if len > 12 {
+                        let buf = i32::from_ne_bytes([v[8], v[9], v[10], v[11]]);
+                        let off = i32::from_ne_bytes([v[12], v[13], v[14], v[15]]);
+                        let ok = buf >= 0
+                            && off >= 0
+                            && (buf as usize) < buffers.len()
+                            && off as u64 + len as u64 <= buffers[buf as usize].len() as u64;
+                        if !ok && validity.is_none_or(|b| b.is_valid(i)) {
+                            return Err(BadColumn(format!("view {i} points outside its buffer")));
+                        }
+                    }
+                }
+                check_validity(validity, views.len())
+            }
+            Column::Ucs4 { data, width } => {
+                if *width > 0 && data.len() % width != 0 {
+                    return Err(BadColumn("data is not a whole number of values".into()));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The text of value `i`, or None for a null. The column must have been validated.
+    pub fn value(&self, i: usize) -> Option<Cow<'a, str>> {
+        match self {
+            Column::Utf8 {
+                offsets,
+                data,
+                validity,
+            } => {
+                if validity.is_some_and(|b| !b.is_valid(i)) {
+                    return None;
+                }
+                let (a, b) = (offsets.get(i) as usize, offsets.get(i + 1) as usize);
+                Some(String::from_utf8_lossy(&data[a..b]))
+            }
+            Column::Utf8View {
+                views,
+                buffers,
+                validity,
+            } => {
+                if validity.is_some_and(|b| !b.is_valid(i)) {
+                    return None;
+                }
+                let v: &'a [u8; 16] = &views[i];
+                let len = i32::from_ne_bytes([v[0], v[1], v[2], v[3]]) as usize;
+                let bytes: &'a [u8] = if len <= 12 {
+                    &v[4..4 + len]
+                } else {
+                    let buf = i32::from_ne_bytes([v[8], v[9], v[10], v[11]]) as usize;
+                    let off = i32::from_ne_bytes([v[12], v[13], v[14], v[15]]) as usize;
+                    &buffers[buf][off..off + len]
+                };
+                Some(String::from_utf8_lossy(bytes))
+            }
+            Column::Ucs4 { data, width } => {
+                let cells = &data[i * width..(i + 1) * width];
+                let end = cells.iter().rposition(|&c| c != 0).map_or(0, |k| k + 1);
+                Some(Cow::Owned(ucs4_to_string(&cells[..end])))
+            }
+        }
+    }
+}
+
+fn check_validity(validity: &Option<Validity<'_>>, len: usize) -> Result<(), BadColumn> {
+    match validity {
+        Some(v) if (v.offset + len).div_ceil(8) > v.bits.len() => {
+            Err(BadColumn("validity bitmap too short".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Code points to text: a surrogate pair (as NumPy may hold one) becomes its char, any other
+/// surrogate or invalid code point U+FFFD.
+pub fn ucs4_to_string(cells: &[u32]) -> String {
+    let mut out = String::with_capacity(cells.len());
+    let mut i = 0;
+    while i < cells.len() {
+        let c = cells[i];
+        if (0xD800..0xDC00).contains(&c) && i + 1 < cells.len() {
+            let d = cells[i + 1];
+            if (0xDC00..0xE000).contains(&d) {
+                let cp = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00);
+                out.push(char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER));
+                i += 2;
+                continue;
+            }
+        }
+        out.push(char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER));
+        i += 1;
+    }
+    out
+}
+
+/// The count of each value of a validated column (0 for a null), on the current Rayon pool.
+/// `count` is the counting of one text; its first error (in column order) is returned.
+pub fn count_column<E: Send>(
+    column: &Column<'_>,
+    count: impl Fn(&str) -> Result<usize, E> + Sync,
+) -> Result<Vec<i64>, E> {
+    let one = |i: usize| match column.value(i) {
+        Some(t) => count(&t).map(|n| n as i64),
+        None => Ok(0),
+    };
+    if column.len() < 64 {
+        return (0..column.len()).map(one).collect();
+    }
+    (0..column.len())
+        .into_par_iter()
+        .with_min_len(32)
+        .map(one)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builtin;
+
+    fn utf8<'a>(offsets: &'a [i32], data: &'a [u8], validity: Option<Validity<'a>>) -> Column<'a> {
+        Column::Utf8 {
+            offsets: Offsets::I32(offsets),
+            data,
+            validity,
+        }
+    }
+
+    #[test]
+    fn utf8_columns_count_each_value_and_nulls_as_zero() {
+        let enc = builtin::get("cl100k_base").unwrap();
+        let data = b"hello worldxxhi there";
+        let offsets = [0, 11, 13, 21];
+        let bits = [0b101u8];
+        let col = utf8(&offsets, data, Some(Validity { bits: &bits, offset: 0 }));
+        col.validate().unwrap();
+        let got = count_column(&col, |t| enc.count_ordinary(t)).unwrap();
+        assert_eq!(got, vec![2, 0, 2]);
+        // A slice of a larger array: offsets start past 0, validity bits shifted.
+        let shifted = [0b1010u8];
+        let sliced = utf8(&offsets[1..], data, Some(Validity { bits: &shifted, offset: 2 }));
+        assert_eq!(count_column(&sliced, |t| enc.count_ordinary(t)).unwrap(), vec![0, 2]);
+    }
+
+    #[test]
+    fn malformed_columns_are_refused() {
+        assert!(utf8(&[0, 5, 3], b"hello", None).validate().is_err());
+        assert!(utf8(&[0, 6], b"hello", None).validate().is_err());
+        assert!(utf8(&[-1, 2], b"hello", None).validate().is_err());
+        let bits = [0xFFu8];
+        let long = [0i32; 10];
+        let v = Validity { bits: &bits, offset: 0 };
+        assert!(utf8(&long, b"", Some(v)).validate().is_err());
+        let mut view = [0u8; 16];
+        view[0] = 20; // 20 bytes in buffer 0 from offset 0, but the buffer has 5
+        let views = [view];
+        let col = Column::Utf8View {
+            views: &views,
+            buffers: vec![b"hello"],
+            validity: None,
+        };
+        assert!(col.validate().is_err());
+    }
+
+    #[test]
+    fn views_read_inline_and_buffered_values() {
+        let enc = builtin::get("o200k_base").unwrap();
+        let long = "a longer string than twelve bytes";
+        let mut inline = [0u8; 16];
+        inline[0] = 5;
+        inline[4..9].copy_from_slice(b"hello");
+        let mut outer = [0u8; 16];
+        outer[..4].copy_from_slice(&(long.len() as i32).to_ne_bytes());
+        outer[4..8].copy_from_slice(&long.as_bytes()[..4]);
+        outer[8..12].copy_from_slice(&1i32.to_ne_bytes());
+        outer[12..16].copy_from_slice(&3i32.to_ne_bytes());
+        let buf1 = format!("xyz{long}");
+        let views = [inline, outer];
+        let col = Column::Utf8View {
+            views: &views,
+            buffers: vec![b"", buf1.as_bytes()],
+            validity: None,
+        };
+        col.validate().unwrap();
+        assert_eq!(col.value(1).unwrap(), long);
+        let got = count_column(&col, |t| enc.count_ordinary(t)).unwrap();
+        assert_eq!(got[0], 1);
+        assert_eq!(got[1] as usize, enc.count_ordinary(long).unwrap());
+    }
+
+    #[test]
+    fn ucs4_values_drop_padding_and_mend_surrogates() {
+        let cells: Vec<u32> = "hi\0\0".chars().map(|c| c as u32).collect();
+        let col = Column::Ucs4 {
+            data: &cells,
+            width: 2,
+        };
+        assert_eq!(col.len(), 2);
+        assert_eq!(col.value(0).unwrap(), "hi");
+        assert_eq!(col.value(1).unwrap(), "");
+        assert_eq!(ucs4_to_string(&[0xD83D, 0xDE00, 0xD800, 0x41]), "😀\u{FFFD}A");
+        assert_eq!(ucs4_to_string(&[0x110000]), "\u{FFFD}");
+    }
+
+    #[test]
+    fn errors_come_back_in_column_order() {
+        let data = "ab".repeat(100);
+        let offsets: Vec<i32> = (0..=200).collect();
+        let col = utf8(&offsets, data.as_bytes(), None);
+        let got = count_column(&col, |t| if t == "b" { Err(t.len()) } else { Ok(1) });
+        assert_eq!(got, Err(1));
+    }
+}

@@ -1,0 +1,311 @@
+//! The files to count under a list of paths.
+//!
+//! A path that is not a directory is taken as given (a file, a pipe, `/dev/stdin`), whatever
+//! the globs say. A directory is walked recursively in name order; there:
+//! - entries whose name starts with `.` are left out unless `hidden` is set;
+//! - an `exclude` glob leaves out the files and the whole directories it matches;
+//! - with `include` globs, only the files that match one of them are kept;
+//! - symbolic links to files are followed, links to directories are not (no cycles);
+//! - pipes, sockets and devices met while walking are left out.
+//!
+//! A glob without `/` matches an entry's name (`*.py`, `node_modules`); a glob with `/`
+//! matches the path relative to the directory given (`src/**/*.rs`). `*` stops at `/`, `**`
+//! crosses directories.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+#[derive(Debug, Clone, Default)]
+pub struct WalkOptions {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub hidden: bool,
+}
+
+/// A file to count, with its size when known (0 for pipes and the like).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+/// A path that could not be walked: missing, unreadable, a broken link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Walked {
+    pub files: Vec<Found>,
+    pub problems: Vec<Problem>,
+}
+
+/// Globs matched against names (no `/` in the glob) or relative paths (with one).
+struct Globs {
+    names: GlobSet,
+    paths: GlobSet,
+    empty: bool,
+}
+
+impl Globs {
+    fn new(globs: &[String]) -> Result<Self, String> {
+        let mut names = GlobSetBuilder::new();
+        let mut paths = GlobSetBuilder::new();
+        for g in globs {
+            let g = g.strip_prefix("./").unwrap_or(g).trim_end_matches('/');
+            let glob = GlobBuilder::new(g)
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+                .map_err(|e| format!("invalid glob {g:?}: {}", e.kind()))?;
+            if g.contains('/') {
+                paths.add(glob);
+            } else {
+                names.add(glob);
+            }
+        }
+        let build = |b: GlobSetBuilder| b.build().map_err(|e| e.to_string());
+        Ok(Globs {
+            names: build(names)?,
+            paths: build(paths)?,
+            empty: globs.is_empty(),
+        })
+    }
+
+    fn matches(&self, rel: &Path, name: &OsStr) -> bool {
+        self.names.is_match(name) || self.paths.is_match(rel)
+    }
+}
+
+/// The files under `roots`, in order, and the paths that could not be walked.
+pub fn walk(roots: &[PathBuf], opts: &WalkOptions) -> Result<Walked, String> {
+    let include = Globs::new(&opts.include)?;
+    let exclude = Globs::new(&opts.exclude)?;
+    let mut out = Walked::default();
+    for root in roots {
+        match fs::metadata(root) {
+            Err(e) => out.problems.push(problem(root, &e)),
+            Ok(md) if md.is_dir() => {
+                let w = Walker {
+                    include: &include,
+                    exclude: &exclude,
+                    hidden: opts.hidden,
+                };
+                w.dir(root, Path::new(""), &mut out);
+            }
+            Ok(md) => out.files.push(Found {
+                path: root.clone(),
+                size: if md.is_file() { md.len() } else { 0 },
+            }),
+        }
+    }
+    Ok(out)
+}
+
+struct Walker<'g> {
+    include: &'g Globs,
+    exclude: &'g Globs,
+    hidden: bool,
+}
+
+impl Walker<'_> {
+    fn dir(&self, dir: &Path, rel: &Path, out: &mut Walked) {
+        let mut entries = match fs::read_dir(dir).and_then(|it| it.collect::<io::Result<Vec<_>>>())
+        {
+            Ok(entries) => entries,
+            Err(e) => return out.problems.push(problem(dir, &e)),
+        };
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name();
+            if !self.hidden && name.as_encoded_bytes().starts_with(b".") {
+                continue;
+            }
+            let path = entry.path();
+            let rel = rel.join(&name);
+            if self.exclude.matches(&rel, &name) {
+                continue;
+            }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                self.dir(&path, &rel, out);
+                continue;
+            }
+            let md = if kind.is_symlink() {
+                match fs::metadata(&path) {
+                    Ok(md) => md,
+                    Err(e) => {
+                        out.problems.push(problem(&path, &e));
+                        continue;
+                    }
+                }
+            } else if kind.is_file() {
+                match entry.metadata() {
+                    Ok(md) => md,
+                    Err(e) => {
+                        out.problems.push(problem(&path, &e));
+                        continue;
+                    }
+                }
+            } else {
+                continue;
+            };
+            if !md.is_file() {
+                continue;
+            }
+            if self.include.empty || self.include.matches(&rel, &name) {
+                out.files.push(Found {
+                    path,
+                    size: md.len(),
+                });
+            }
+        }
+    }
+}
+
+/// An I/O error as a short message, without Rust's "(os error N)" tail.
+pub fn io_message(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+fn problem(path: &Path, e: &io::Error) -> Problem {
+    Problem {
+        path: path.to_path_buf(),
+        message: io_message(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct TempTree(PathBuf);
+
+    impl TempTree {
+        fn new(tag: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!(
+                "devsynth-walk-{tag}-{}-{:?}",
+                std::process::id(),
+                std::time::SystemTime::now()
+            ));
+            fs::create_dir_all(&dir).unwrap();
+            TempTree(dir)
+        }
+
+        fn file(&self, rel: &str) {
+            let p = self.0.join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, rel).unwrap();
+        }
+
+        fn rels(&self, walked: &Walked) -> Vec<String> {
+            walked
+                .files
+                .iter()
+                .map(|f| {
+                    f.path
+                        .strip_prefix(&self.0)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect()
+        }
+    }
+
+    impl Drop for TempTree {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn opts(include: &[&str], exclude: &[&str], hidden: bool) -> WalkOptions {
+        WalkOptions {
+            include: include.iter().map(|s| s.to_string()).collect(),
+            exclude: exclude.iter().map(|s| s.to_string()).collect(),
+            hidden,
+        }
+    }
+
+    #[test]
+    fn walks_in_name_order_with_globs() {
+        let t = TempTree::new("globs");
+        for f in [
+            "b.py",
+            "a.md",
+            "src/x.rs",
+            "src/deep/y.rs",
+            "src/deep/z.py",
+            "build/out.rs",
+            ".git/config",
+            "docs/.hidden.md",
+        ] {
+            t.file(f);
+        }
+        let roots = [t.0.clone()];
+        let all = walk(&roots, &WalkOptions::default()).unwrap();
+        assert_eq!(
+            t.rels(&all),
+            [
+                "a.md",
+                "b.py",
+                "build/out.rs",
+                "src/deep/y.rs",
+                "src/deep/z.py",
+                "src/x.rs"
+            ]
+        );
+        assert!(all.problems.is_empty());
+        let rs = walk(&roots, &opts(&["*.rs"], &["build"], false)).unwrap();
+        assert_eq!(t.rels(&rs), ["src/deep/y.rs", "src/x.rs"]);
+        let by_path = walk(&roots, &opts(&["src/*.rs", "**/*.py"], &[], false)).unwrap();
+        assert_eq!(t.rels(&by_path), ["b.py", "src/deep/z.py", "src/x.rs"]);
+        let no_deep = walk(&roots, &opts(&[], &["src/deep/", "*.md"], false)).unwrap();
+        assert_eq!(t.rels(&no_deep), ["b.py", "build/out.rs", "src/x.rs"]);
+        let hidden = walk(&roots, &opts(&["*.md", "config"], &[], true)).unwrap();
+        assert_eq!(t.rels(&hidden), [".git/config", "a.md", "docs/.hidden.md"]);
+    }
+
+    #[test]
+    fn explicit_files_ignore_globs_and_missing_paths_are_problems() {
+        let t = TempTree::new("explicit");
+        t.file(".secret.txt");
+        let roots = [t.0.join(".secret.txt"), t.0.join("missing")];
+        let w = walk(&roots, &opts(&["*.py"], &["*.txt"], false)).unwrap();
+        assert_eq!(t.rels(&w), [".secret.txt"]);
+        assert_eq!(w.files[0].size, 11);
+        assert_eq!(w.problems.len(), 1);
+        assert_eq!(w.problems[0].message, "No such file or directory");
+    }
+
+    #[test]
+    fn links_to_files_are_followed_and_broken_links_reported() {
+        let t = TempTree::new("links");
+        t.file("real.txt");
+        std::os::unix::fs::symlink(t.0.join("real.txt"), t.0.join("link.txt")).unwrap();
+        std::os::unix::fs::symlink(t.0.join("nowhere"), t.0.join("broken.txt")).unwrap();
+        std::os::unix::fs::symlink(&t.0, t.0.join("loop")).unwrap();
+        let w = walk(std::slice::from_ref(&t.0), &WalkOptions::default()).unwrap();
+        assert_eq!(t.rels(&w), ["link.txt", "real.txt"]);
+        assert_eq!(w.problems.len(), 1);
+        assert!(w.problems[0].path.ends_with("broken.txt"));
+    }
+
+    #[test]
+    fn bad_globs_are_refused() {
+        let err = walk(&[], &opts(&["a[b"], &[], false)).unwrap_err();
+        assert!(err.contains("a[b"), "{err}");
+    }
+}
