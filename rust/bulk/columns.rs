@@ -15,8 +15,9 @@ pub struct Validity<'a> {
 }
 
 impl Validity<'_> {
+    /// Whether value `i` is not null.
     #[inline]
-    fn is_valid(&self, i: usize) -> bool {
+    pub fn is_valid(&self, i: usize) -> bool {
         let k = self.offset + i;
         self.bits[k / 8] & (1 << (k % 8)) != 0
     }
@@ -269,14 +270,31 @@ mod tests {
         let data = b"hello worldxxhi there";
         let offsets = [0, 11, 13, 21];
         let bits = [0b101u8];
-        let col = utf8(&offsets, data, Some(Validity { bits: &bits, offset: 0 }));
+        let col = utf8(
+            &offsets,
+            data,
+            Some(Validity {
+                bits: &bits,
+                offset: 0,
+            }),
+        );
         col.validate().unwrap();
         let got = count_column(&col, |t| enc.count_ordinary(t)).unwrap();
         assert_eq!(got, vec![2, 0, 2]);
         // A slice of a larger array: offsets start past 0, validity bits shifted.
         let shifted = [0b1010u8];
-        let sliced = utf8(&offsets[1..], data, Some(Validity { bits: &shifted, offset: 2 }));
-        assert_eq!(count_column(&sliced, |t| enc.count_ordinary(t)).unwrap(), vec![0, 2]);
+        let sliced = utf8(
+            &offsets[1..],
+            data,
+            Some(Validity {
+                bits: &shifted,
+                offset: 2,
+            }),
+        );
+        assert_eq!(
+            count_column(&sliced, |t| enc.count_ordinary(t)).unwrap(),
+            vec![0, 2]
+        );
     }
 
     #[test]
@@ -286,7 +304,10 @@ mod tests {
         assert!(utf8(&[-1, 2], b"hello", None).validate().is_err());
         let bits = [0xFFu8];
         let long = [0i32; 10];
-        let v = Validity { bits: &bits, offset: 0 };
+        let v = Validity {
+            bits: &bits,
+            offset: 0,
+        };
         assert!(utf8(&long, b"", Some(v)).validate().is_err());
         let mut view = [0u8; 16];
         view[0] = 20; // 20 bytes in buffer 0 from offset 0, but the buffer has 5
@@ -335,7 +356,10 @@ mod tests {
         assert_eq!(col.len(), 2);
         assert_eq!(col.value(0).unwrap(), "hi");
         assert_eq!(col.value(1).unwrap(), "");
-        assert_eq!(ucs4_to_string(&[0xD83D, 0xDE00, 0xD800, 0x41]), "😀\u{FFFD}A");
+        assert_eq!(
+            ucs4_to_string(&[0xD83D, 0xDE00, 0xD800, 0x41]),
+            "😀\u{FFFD}A"
+        );
         assert_eq!(ucs4_to_string(&[0x110000]), "\u{FFFD}");
     }
 

@@ -4,6 +4,7 @@
 //! count of the whole text decoded at once.
 
 use std::borrow::Cow;
+use std::ops::Deref;
 
 use rayon::prelude::*;
 
@@ -197,8 +198,10 @@ fn char_len(b: u8) -> usize {
 /// Counts a stream fed in pieces of any size; memory stays near twice the chunk size plus the
 /// largest piece fed, whatever the stream's length (unless the text has no safe cut at all:
 /// one unbroken word of a gigabyte has to be held whole, as it is one piece to BPE).
-pub struct StreamCounter<'e> {
-    enc: &'e Encoding,
+///
+/// `E` is how the counter holds its encoding: `&Encoding`, or anything that derefs to one.
+pub struct StreamCounter<E> {
+    enc: E,
     rule: CutRule,
     opts: StreamOptions,
     decoder: Utf8Stream,
@@ -209,11 +212,11 @@ pub struct StreamCounter<'e> {
     counted: Counted,
 }
 
-impl<'e> StreamCounter<'e> {
-    pub fn new(enc: &'e Encoding, opts: StreamOptions) -> Self {
+impl<E: Deref<Target = Encoding> + Sync> StreamCounter<E> {
+    pub fn new(enc: E, opts: StreamOptions) -> Self {
         StreamCounter {
-            enc,
             rule: CutRule::for_pattern(&enc.pattern),
+            enc,
             opts: StreamOptions {
                 chunk_bytes: opts.chunk_bytes.max(1),
                 ..opts
@@ -245,8 +248,9 @@ impl<'e> StreamCounter<'e> {
         self.count_ready(false)
     }
 
-    /// Ends the stream: counts what is left and gives the totals.
-    pub fn finish(mut self) -> Result<Counted, StreamError> {
+    /// Ends the stream: counts what is left and gives the totals. The counter is spent: feed
+    /// it nothing more.
+    pub fn finish(&mut self) -> Result<Counted, StreamError> {
         self.decoder
             .finish(&mut self.text)
             .map_err(|offset| StreamError::Undecodable { offset })?;
@@ -281,7 +285,7 @@ impl<'e> StreamCounter<'e> {
             return Ok(());
         }
         let chunks: Vec<&str> = bounds.windows(2).map(|w| &self.text[w[0]..w[1]]).collect();
-        let enc = self.enc;
+        let enc: &Encoding = &self.enc;
         let tokens: Result<usize, EncodeError> = if self.opts.parallel && chunks.len() > 1 {
             chunks.par_iter().map(|c| enc.count_ordinary(c)).sum()
         } else {

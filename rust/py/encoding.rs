@@ -12,7 +12,7 @@ use crate::vocab::{Rank, Vocab};
 /// Strings to look for in text (allowed special tokens, or strings to refuse), prepared once.
 #[pyclass(module = "devsynth._core", frozen)]
 pub struct SpecialTokenSet {
-    inner: SpecialSet,
+    pub(crate) inner: SpecialSet,
 }
 
 #[pymethods]

@@ -1,6 +1,7 @@
 //! Python bindings: type conversion, the GIL released around Rust work, errors mapped to Python
 //! exceptions. No algorithm lives here; each submodule binds one part of the core.
 
+mod bulk;
 mod chat;
 mod embed;
 mod encoding;
@@ -134,6 +135,7 @@ pub fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(chat::chat_message_tokens, m)?)?;
     m.add_function(wrap_pyfunction!(chat::chat_prune, m)?)?;
     m.add_function(wrap_pyfunction!(embed::hash_embeddings, m)?)?;
+    bulk::register(m)?;
     m.add(
         "BUILTIN_ENCODINGS",
         builtin::NAMES
