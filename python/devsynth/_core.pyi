@@ -1,6 +1,7 @@
 """Type stub of the Rust extension (rust/py.rs). Use devsynth.tokens, not this, directly."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from os import PathLike
 
 BUILTIN_ENCODINGS: list[str]
 __version__: str
@@ -86,3 +87,63 @@ def chat_prune(
     per_name: int,
     reply_priming: int,
 ) -> tuple[list[int] | None, int]: ...
+
+# Bulk counting (rust/py/bulk.rs). A file's result: (status, tokens, bytes, message), status
+# one of "ok", "binary", "undecodable", "unreadable", "failed".
+DEFAULT_CHUNK_BYTES: int
+DEFAULT_BLOCK_BYTES: int
+
+def walk_paths(
+    roots: Sequence[str | PathLike[str]],
+    include: Sequence[str] = ...,
+    exclude: Sequence[str] = ...,
+    hidden: bool = False,
+) -> tuple[list[tuple[str, int]], list[tuple[str, str]]]: ...
+def count_files(
+    encoding: CoreEncoding,
+    paths: Sequence[str | PathLike[str]],
+    sizes: Sequence[int] | None = None,
+    *,
+    undecodable: str = "replace",
+    skip_binary: bool = True,
+    chunk_bytes: int = ...,
+    block_bytes: int = ...,
+    num_threads: int | None = None,
+    progress: Callable[[int, int], object] | None = None,
+) -> list[tuple[str, int, int, str]]: ...
+
+class StreamCounter:
+    def __init__(
+        self,
+        encoding: CoreEncoding,
+        *,
+        undecodable: str = "replace",
+        skip_binary: bool = True,
+        chunk_bytes: int = ...,
+    ) -> None: ...
+    def feed(self, data: bytes) -> bool: ...
+    def finish(self) -> tuple[str, int, int, str]: ...
+    @property
+    def bytes_fed(self) -> int: ...
+
+def count_arrow(
+    encoding: CoreEncoding,
+    array: object,
+    allowed: SpecialTokenSet,
+    disallowed: SpecialTokenSet | None = None,
+    num_threads: int | None = None,
+) -> bytearray: ...
+def count_numpy_str(
+    encoding: CoreEncoding,
+    array: object,
+    allowed: SpecialTokenSet,
+    disallowed: SpecialTokenSet | None = None,
+    num_threads: int | None = None,
+) -> bytearray: ...
+def count_objects(
+    encoding: CoreEncoding,
+    items: Iterable[str | None],
+    allowed: SpecialTokenSet,
+    disallowed: SpecialTokenSet | None = None,
+    num_threads: int | None = None,
+) -> bytearray: ...

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from devsynth import _core
+from devsynth.tokens.arrays import (
+    ArrowArrayExportable,
+    ArrowStreamExportable,
+    count_column,
+    is_column,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -211,6 +217,7 @@ class Encoding:
         """``len(encode_ordinary(text))`` without building the tokens."""
         return self._core.count_ordinary(text)
 
+    @overload
     def count_batch(
         self,
         texts: Sequence[str],
@@ -218,10 +225,31 @@ class Encoding:
         num_threads: int | None = None,
         allowed_special: AllowedSpecial = _EMPTY,
         disallowed_special: DisallowedSpecial = "all",
-    ) -> list[int]:
-        """``count`` of each text, on Rust threads (all cores unless told)."""
+    ) -> list[int]: ...
+    @overload
+    def count_batch(
+        self,
+        texts: npt.NDArray[Any] | ArrowArrayExportable | ArrowStreamExportable,
+        *,
+        num_threads: int | None = None,
+        allowed_special: AllowedSpecial = _EMPTY,
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> npt.NDArray[np.int64]: ...
+    def count_batch(
+        self,
+        texts: Sequence[str] | npt.NDArray[Any] | ArrowArrayExportable | ArrowStreamExportable,
+        *,
+        num_threads: int | None = None,
+        allowed_special: AllowedSpecial = _EMPTY,
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[int] | npt.NDArray[np.int64]:
+        """``count`` of each text, on Rust threads (all cores unless told). A NumPy str array or
+        an Arrow string array (pyarrow Array or ChunkedArray, polars Series) is read in place
+        and gives a NumPy int64 array, nulls counting 0 (see devsynth.tokens.arrays)."""
         allowed, disallowed = self._special_args(allowed_special, disallowed_special)
-        return self._core.count_batch(texts, allowed, disallowed, num_threads)
+        if is_column(texts):
+            return count_column(self._core, texts, allowed, disallowed, num_threads)
+        return self._core.count_batch(texts, allowed, disallowed, num_threads)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ decoding
 
