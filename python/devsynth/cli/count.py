@@ -76,6 +76,7 @@ class CountCommand:
             self.source = RecordSource(chat=_tracker(args, self.enc))
         self.render = Renderer(args.format, out, self.enc.name, records=self.source is not None)
         self.failed = False
+        self.bar: ProgressBar | None = None
 
     def run(self) -> int:
         for group in _groups(self.args.paths):
@@ -89,13 +90,22 @@ class CountCommand:
     # ------------------------------------------------------------------ outcomes
 
     def _issue(self, issue: FileIssue) -> None:
-        note(self.err, issue)
+        if self.bar is not None:
+            self.bar.write_around(lambda: note(self.err, issue))
+        else:
+            note(self.err, issue)
         self.render.issue(issue)
         if issue.is_failure and not (issue.kind == "invalid" and self.args.skip_invalid):
             self.failed = True
 
     def _progress(self, total_bytes: int, total_files: int) -> ProgressBar | None:
-        return open_progress(self.args.progress, self.err, total_bytes, total_files)
+        self.bar = open_progress(self.args.progress, self.err, total_bytes, total_files)
+        return self.bar
+
+    def _close_progress(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     # ------------------------------------------------------------------ inputs
 
@@ -121,6 +131,7 @@ class CountCommand:
                     num_threads=self.args.threads,
                     progress=bar.update if bar else None,
                 )
+                self._close_progress()
                 for r in results:
                     if isinstance(r, FileCount):
                         self.render.file(total_of(r))
@@ -136,8 +147,7 @@ class CountCommand:
                     if bar:
                         bar.next_batch()
         finally:
-            if bar:
-                bar.close()
+            self._close_progress()
 
     def _stdin(self) -> None:
         stream: BinaryIO = sys.stdin.buffer
@@ -150,6 +160,7 @@ class CountCommand:
                     undecodable=self.args.undecodable,
                     progress=bar.update if bar else None,
                 )
+                self._close_progress()
                 if isinstance(r, FileCount):
                     self.render.file(total_of(r))
                 else:
@@ -157,8 +168,7 @@ class CountCommand:
             else:
                 self._records(stream, "-", bar, files_done=0)
         finally:
-            if bar:
-                bar.close()
+            self._close_progress()
 
     def _records(
         self, stream: BinaryIO, path: str, bar: ProgressBar | None, files_done: int

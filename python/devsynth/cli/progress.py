@@ -4,6 +4,7 @@ terminal (output piped or redirected), unless asked for."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any, TextIO
 
 #: The bar appears only once a run has lasted this long.
@@ -32,6 +33,11 @@ class ProgressBar:
 
     def close(self) -> None:
         self._bar.close()
+
+    def write_around(self, write: Callable[[], object]) -> None:
+        """Runs ``write`` (a note on the bar's stream) with the bar cleared, then redraws it."""
+        with self._bar.external_write_mode(file=self._bar.fp):
+            write()
 
 
 def open_progress(
