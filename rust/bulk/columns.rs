@@ -23,11 +23,12 @@ impl Validity<'_> {
     }
 }
 
-/// Offsets of an Arrow `utf8` (32-bit) or `large_utf8` (64-bit) array.
-#[derive(Debug, Clone, Copy)]
+/// Offsets of an Arrow `utf8` (32-bit) or `large_utf8` (64-bit) array: borrowed, or copied
+/// when the producer's buffer is not aligned (Arrow buffers that went through pickle can be).
+#[derive(Debug, Clone)]
 pub enum Offsets<'a> {
-    I32(&'a [i32]),
-    I64(&'a [i64]),
+    I32(Cow<'a, [i32]>),
+    I64(Cow<'a, [i64]>),
 }
 
 impl Offsets<'_> {
@@ -44,6 +45,10 @@ impl Offsets<'_> {
             Offsets::I32(o) => o.len(),
             Offsets::I64(o) => o.len(),
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -64,7 +69,7 @@ pub enum Column<'a> {
         validity: Option<Validity<'a>>,
     },
     /// NumPy `<U{width}`: `width` code points per value, NUL-padded at the end.
-    Ucs4 { data: &'a [u32], width: usize },
+    Ucs4 { data: Cow<'a, [u32]>, width: usize },
 }
 
 /// A column whose buffers do not hold together.
@@ -106,7 +111,7 @@ impl<'a> Column<'a> {
                 data,
                 validity,
             } => {
-                if offsets.len() == 0 {
+                if offsets.is_empty() {
                     return Err(BadColumn("no offsets".into()));
                 }
                 let mut prev = offsets.get(0);
@@ -258,7 +263,7 @@ mod tests {
 
     fn utf8<'a>(offsets: &'a [i32], data: &'a [u8], validity: Option<Validity<'a>>) -> Column<'a> {
         Column::Utf8 {
-            offsets: Offsets::I32(offsets),
+            offsets: Offsets::I32(Cow::Borrowed(offsets)),
             data,
             validity,
         }
@@ -350,7 +355,7 @@ mod tests {
     fn ucs4_values_drop_padding_and_mend_surrogates() {
         let cells: Vec<u32> = "hi\0\0".chars().map(|c| c as u32).collect();
         let col = Column::Ucs4 {
-            data: &cells,
+            data: Cow::Borrowed(&cells),
             width: 2,
         };
         assert_eq!(col.len(), 2);

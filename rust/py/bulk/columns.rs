@@ -4,6 +4,7 @@
 //! `__array_interface__`. Each returns a bytearray of native-endian int64 counts, which the
 //! Python side views as a NumPy array.
 
+use std::borrow::Cow;
 use std::ffi::{c_char, c_int, c_void, CStr};
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -127,14 +128,14 @@ enum Layout<'a> {
 }
 
 enum Indices<'a> {
-    I8(&'a [i8]),
-    U8(&'a [u8]),
-    I16(&'a [i16]),
-    U16(&'a [u16]),
-    I32(&'a [i32]),
-    U32(&'a [u32]),
-    I64(&'a [i64]),
-    U64(&'a [u64]),
+    I8(Cow<'a, [i8]>),
+    U8(Cow<'a, [u8]>),
+    I16(Cow<'a, [i16]>),
+    U16(Cow<'a, [u16]>),
+    I32(Cow<'a, [i32]>),
+    U32(Cow<'a, [u32]>),
+    I64(Cow<'a, [i64]>),
+    U64(Cow<'a, [u64]>),
 }
 
 impl Indices<'_> {
@@ -169,26 +170,53 @@ fn bad(msg: impl Into<String>) -> PyErr {
     PyValueError::new_err(format!("malformed Arrow array: {}", msg.into()))
 }
 
-/// `len` values of type T at buffer `k` of `array`, or an empty slice for an empty buffer.
+/// `len` values of type T at buffer `k` of `array`: borrowed in place, or copied when the
+/// buffer is not aligned for T (Arrow asks producers to align buffers; some, unpickled Arrow
+/// arrays for one, do not).
 ///
 /// # Safety
 /// `array` must be a valid, unreleased C Data Interface array whose buffer `k` holds at least
 /// `len` values of T, as its format promises.
-unsafe fn buffer<T>(array: &ArrowArray, k: usize, len: usize) -> PyResult<&[T]> {
+unsafe fn buffer<T: Copy>(array: &ArrowArray, k: usize, len: usize) -> PyResult<Cow<'_, [T]>> {
     if k as i64 >= array.n_buffers || array.buffers.is_null() {
         return Err(bad(format!("buffer {k} is missing")));
     }
     let ptr = *array.buffers.add(k) as *const T;
     if len == 0 {
-        return Ok(&[]);
+        return Ok(Cow::Borrowed(&[]));
     }
     if ptr.is_null() {
         return Err(bad(format!("buffer {k} is null")));
     }
     if (ptr as usize) % std::mem::align_of::<T>() != 0 {
-        return Err(bad(format!("buffer {k} is not aligned")));
+        return Ok(Cow::Owned(
+            (0..len).map(|i| ptr.add(i).read_unaligned()).collect(),
+        ));
     }
-    Ok(std::slice::from_raw_parts(ptr, len))
+    Ok(Cow::Borrowed(std::slice::from_raw_parts(ptr, len)))
+}
+
+/// Bytes at buffer `k` of `array` (bytes are always aligned).
+///
+/// # Safety
+/// As for `buffer`.
+unsafe fn bytes<T: Copy>(array: &ArrowArray, k: usize, len: usize) -> PyResult<&[T]> {
+    debug_assert_eq!(std::mem::align_of::<T>(), 1);
+    match buffer::<T>(array, k, len)? {
+        Cow::Borrowed(b) => Ok(b),
+        Cow::Owned(_) => Err(bad(format!("buffer {k} is not aligned"))),
+    }
+}
+
+/// `v[from..]` of a borrowed or owned slice, keeping it borrowed when it was.
+fn tail<T: Clone>(v: Cow<'_, [T]>, from: usize) -> Cow<'_, [T]> {
+    match v {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[from..]),
+        Cow::Owned(mut o) => {
+            o.drain(..from);
+            Cow::Owned(o)
+        }
+    }
 }
 
 /// The validity bitmap of `array`, if it has one.
@@ -203,7 +231,7 @@ unsafe fn validity(array: &ArrowArray) -> PyResult<Option<Validity<'_>>> {
         return Ok(None);
     }
     let (offset, length) = (array.offset as usize, array.length as usize);
-    let bits = buffer::<u8>(array, 0, (offset + length).div_ceil(8))?;
+    let bits = bytes::<u8>(array, 0, (offset + length).div_ceil(8))?;
     Ok(Some(Validity { bits, offset }))
 }
 
@@ -231,14 +259,14 @@ unsafe fn layout<'a>(schema: &'a ArrowSchema, array: &'a ArrowArray) -> PyResult
         };
         let n = offset + length;
         let indices = match format.as_ref() {
-            "c" => Indices::I8(&buffer(array, 1, n)?[offset..]),
-            "C" => Indices::U8(&buffer(array, 1, n)?[offset..]),
-            "s" => Indices::I16(&buffer(array, 1, n)?[offset..]),
-            "S" => Indices::U16(&buffer(array, 1, n)?[offset..]),
-            "i" => Indices::I32(&buffer(array, 1, n)?[offset..]),
-            "I" => Indices::U32(&buffer(array, 1, n)?[offset..]),
-            "l" => Indices::I64(&buffer(array, 1, n)?[offset..]),
-            "L" => Indices::U64(&buffer(array, 1, n)?[offset..]),
+            "c" => Indices::I8(tail(buffer::<i8>(array, 1, n)?, offset)),
+            "C" => Indices::U8(tail(buffer::<u8>(array, 1, n)?, offset)),
+            "s" => Indices::I16(tail(buffer::<i16>(array, 1, n)?, offset)),
+            "S" => Indices::U16(tail(buffer::<u16>(array, 1, n)?, offset)),
+            "i" => Indices::I32(tail(buffer::<i32>(array, 1, n)?, offset)),
+            "I" => Indices::U32(tail(buffer::<u32>(array, 1, n)?, offset)),
+            "l" => Indices::I64(tail(buffer::<i64>(array, 1, n)?, offset)),
+            "L" => Indices::U64(tail(buffer::<u64>(array, 1, n)?, offset)),
             other => return Err(bad(format!("dictionary index format {other:?}"))),
         };
         return Ok(Layout::Dictionary {
@@ -250,11 +278,11 @@ unsafe fn layout<'a>(schema: &'a ArrowSchema, array: &'a ArrowArray) -> PyResult
     let column = match format.as_ref() {
         "u" | "U" => {
             let offsets = if format == "u" {
-                Offsets::I32(&buffer::<i32>(array, 1, offset + length + 1)?[offset..])
+                Offsets::I32(tail(buffer::<i32>(array, 1, offset + length + 1)?, offset))
             } else {
-                Offsets::I64(&buffer::<i64>(array, 1, offset + length + 1)?[offset..])
+                Offsets::I64(tail(buffer::<i64>(array, 1, offset + length + 1)?, offset))
             };
-            let end = match offsets {
+            let end = match &offsets {
                 Offsets::I32(o) => o[length] as i64,
                 Offsets::I64(o) => o[length],
             };
@@ -263,7 +291,7 @@ unsafe fn layout<'a>(schema: &'a ArrowSchema, array: &'a ArrowArray) -> PyResult
             }
             Column::Utf8 {
                 offsets,
-                data: buffer::<u8>(array, 2, end as usize)?,
+                data: bytes::<u8>(array, 2, end as usize)?,
                 validity: validity(array)?,
             }
         }
@@ -272,7 +300,7 @@ unsafe fn layout<'a>(schema: &'a ArrowSchema, array: &'a ArrowArray) -> PyResult
             if n_buffers < 3 {
                 return Err(bad("string view array with too few buffers"));
             }
-            let views = &buffer::<[u8; 16]>(array, 1, offset + length)?[offset..];
+            let views = &bytes::<[u8; 16]>(array, 1, offset + length)?[offset..];
             let n_data = n_buffers - 3;
             let sizes = buffer::<i64>(array, n_buffers - 1, n_data)?;
             let mut buffers = Vec::with_capacity(n_data);
@@ -280,7 +308,7 @@ unsafe fn layout<'a>(schema: &'a ArrowSchema, array: &'a ArrowArray) -> PyResult
                 if size < 0 {
                     return Err(bad("negative buffer size"));
                 }
-                buffers.push(buffer::<u8>(array, 2 + k, size as usize)?);
+                buffers.push(bytes::<u8>(array, 2 + k, size as usize)?);
             }
             Column::Utf8View {
                 views,
@@ -548,22 +576,27 @@ pub(crate) fn count_numpy_str<'py>(
     }
     let (ptr, _readonly): (usize, bool) = get("data")?.extract()?;
     let n = shape[0] * width;
-    let cells: &[u32] = if n == 0 {
-        &[]
+    let cells: Cow<'_, [u32]> = if n == 0 {
+        Cow::Borrowed(&[])
+    } else if ptr == 0 {
+        return Err(PyValueError::new_err("NumPy data pointer is null"));
     } else {
-        if ptr == 0 || ptr % std::mem::align_of::<u32>() != 0 {
-            return Err(PyValueError::new_err(
-                "NumPy data pointer is null or unaligned",
-            ));
-        }
+        let ptr = ptr as *const u32;
         // SAFETY: NumPy says `ptr` holds `shape[0]` contiguous items of `width` UCS-4 code
         // units; `array` keeps the memory alive until this returns.
-        unsafe { std::slice::from_raw_parts(ptr as *const u32, n) }
+        unsafe {
+            if ptr.is_aligned() {
+                Cow::Borrowed(std::slice::from_raw_parts(ptr, n))
+            } else {
+                Cow::Owned((0..n).map(|i| ptr.add(i).read_unaligned()).collect())
+            }
+        }
     };
     let column = Column::Ucs4 { data: cells, width };
     let pool = pool(num_threads)?;
     let count = counter(encoding.enc(), allowed, disallowed);
-    let run = || count_layout(&Layout::Plain(column.clone()), &count);
+    let layout = Layout::Plain(column);
+    let run = || count_layout(&layout, &count);
     let counts = run_detached(py, || match &pool {
         Some(p) => p.install(run),
         None => run(),
