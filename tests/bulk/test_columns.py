@@ -21,7 +21,7 @@ ENC = get_encoding("o200k_base")
 
 @pytest.fixture(scope="module")
 def docs() -> list[str]:
-    return corpus.short_documents(300, 10, 600) + ["", " ", "\n\n", "日本語 テキスト", "😀 x"]
+    return [*corpus.short_documents(300, 10, 600), "", " ", "\n\n", "日本語 テキスト", "😀 x"]
 
 
 def expected(texts: list[str | None]) -> list[int]:
