@@ -215,3 +215,35 @@ def test_python_dash_m_and_the_console_script_work_as_processes(tree: Tree) -> N
         )
         assert proc.returncode == 0
         assert b"total (o200k_base, 1 file)" in proc.stdout
+
+
+def test_threads_must_be_positive(cli: Cli, tree: Tree) -> None:
+    with pytest.raises(SystemExit) as e:
+        cli("tokens", "count", "--threads", "0", tree.path("notes.txt"))
+    assert e.value.code == 2
+    assert cli("tokens", "count", "--threads", "1", tree.path("notes.txt")).status == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT")
+def test_ctrl_c_stops_a_long_count_at_once(tmp_path: Path, real_texts: dict[str, str]) -> None:
+    import signal
+    import subprocess
+    import time
+
+    big = tmp_path / "big.txt"
+    unit = "\n".join(real_texts.values()).encode()
+    big.write_bytes(unit * (200_000_000 // len(unit)))  # several seconds of counting
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devsynth", "tokens", "count", "--threads", "1", str(big)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(1.0)
+    assert proc.poll() is None, "finished before the interrupt: make the input larger"
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 1.5
+    assert proc.returncode == 130
+    assert err.decode().strip() == "devsynth: interrupted"
+    assert out == b""

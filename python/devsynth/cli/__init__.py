@@ -13,12 +13,17 @@ from devsynth.cli.args import parser
 
 
 def run(argv: Sequence[str]) -> int:
-    """Runs a command; returns the exit status (0 ok, 1 some input failed, 2 usage error)."""
+    """Runs a command; returns the exit status (0 ok, 1 some input failed, 2 usage error,
+    130 interrupted)."""
     args = parser().parse_args(argv)
     from devsynth.cli.count import run_count
 
     try:
         return run_count(args, sys.stdout, sys.stderr)
+    except KeyboardInterrupt:
+        # Ctrl-C reaches here within a tenth of a second, the Rust threads stopped.
+        sys.stderr.write("devsynth: interrupted\n")
+        return 130
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, as Unix tools do.
         sys.stderr.close()
