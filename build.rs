@@ -104,6 +104,14 @@ fn compile_rank_file(path: &Path, out: &Path, name: &str) {
         }
     }
 
+    let mut filter = vec![0u64; FILTER_BITS / 64];
+    for (token, _) in entries.iter().filter(|e| e.0.len() >= 5) {
+        let bit = filter_bit(hash_token(head_word(token), token));
+        filter[bit / 64] |= 1 << (bit % 64);
+    }
+    let filter_bytes: Vec<u8> = filter.iter().flat_map(|e| e.to_le_bytes()).collect();
+    fs::write(out.join(format!("{name}.filter")), filter_bytes).unwrap();
+
     let mut short = vec![0u64; SHORT_SLOTS];
     for (token, rank) in &entries {
         if token.len() == 3 || token.len() == 4 {
@@ -186,6 +194,8 @@ fn write_unicode_classes(out: &Path) {
         };
         stage1.push(u8::try_from(idx).expect("more than 256 distinct Unicode blocks"));
     }
+    // rust/unicode.rs reads ASCII flags straight from the first block.
+    assert_eq!(stage1[0], 0);
     let stage2: Vec<u8> = blocks.concat();
     fs::write(out.join("unicode_stage1.bin"), &stage1).unwrap();
     fs::write(out.join("unicode_stage2.bin"), &stage2).unwrap();

@@ -50,8 +50,13 @@ pub fn encode_piece(
         emit(rank);
         return Ok(());
     }
-    if piece.len() <= SMALL_PIECE {
+    if (2..=cache::MAX_PIECE).contains(&piece.len()) {
+        return cache::with_tokens(vocab, piece, emit);
+    }
+    if (2..=SMALL_PIECE).contains(&piece.len()) {
         merge_small(vocab, piece, emit)
+    } else if piece.len() == 1 {
+        Err(MissingByte(piece[0]))
     } else {
         let mut tokens = Vec::with_capacity(piece.len() / 3);
         merge_long(vocab, piece, &mut tokens)?;
@@ -74,6 +79,89 @@ pub fn count_piece(vocab: &Vocab, piece: &[u8]) -> Result<usize, MissingByte> {
 #[inline(always)]
 fn byte_rank(vocab: &Vocab, b: u8) -> Result<Rank, MissingByte> {
     vocab.byte_rank(b).ok_or(MissingByte(b))
+}
+
+/// A per-thread cache of recent short pieces and their tokens. Natural text repeats its words;
+/// a word that is not one token costs a dozen table lookups to merge, a cache probe to repeat.
+mod cache {
+    use std::cell::RefCell;
+
+    use super::{merge_small, MissingByte, Rank};
+    use crate::vocab::{hash_token, head_word, Vocab};
+
+    /// Longest piece kept, and most tokens kept per piece.
+    pub const MAX_PIECE: usize = 24;
+    const MAX_TOKENS: usize = 8;
+    const SLOTS: usize = 4096;
+
+    #[derive(Clone, Copy)]
+    struct Entry {
+        /// Hash of the piece mixed with the vocabulary id; 0 for an empty entry.
+        tag: u64,
+        len: u8,
+        count: u8,
+        piece: [u8; MAX_PIECE],
+        tokens: [Rank; MAX_TOKENS],
+    }
+
+    const EMPTY: Entry = Entry {
+        tag: 0,
+        len: 0,
+        count: 0,
+        piece: [0; MAX_PIECE],
+        tokens: [0; MAX_TOKENS],
+    };
+
+    thread_local! {
+        static CACHE: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Emits the tokens of `piece` (2..=MAX_PIECE bytes, not itself a token), from the cache
+    /// when it holds them, else by merging and remembering the result.
+    pub fn with_tokens(
+        vocab: &Vocab,
+        piece: &[u8],
+        emit: &mut impl FnMut(Rank),
+    ) -> Result<(), MissingByte> {
+        let tag = hash_token(head_word(piece), piece)
+            ^ vocab.id().wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            | 1;
+        let slot = (tag >> 52) as usize & (SLOTS - 1);
+        let hit = CACHE.with(|c| {
+            let c = c.borrow();
+            let e = c.get(slot)?;
+            (e.tag == tag && &e.piece[..e.len as usize] == piece).then_some(*e)
+        });
+        if let Some(e) = hit {
+            e.tokens[..e.count as usize].iter().for_each(|&t| emit(t));
+            return Ok(());
+        }
+        let mut entry = Entry {
+            tag,
+            len: piece.len() as u8,
+            ..EMPTY
+        };
+        entry.piece[..piece.len()].copy_from_slice(piece);
+        let mut count = 0usize;
+        merge_small(vocab, piece, &mut |t| {
+            if count < MAX_TOKENS {
+                entry.tokens[count] = t;
+            }
+            count += 1;
+            emit(t);
+        })?;
+        if count <= MAX_TOKENS {
+            entry.count = count as u8;
+            CACHE.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.is_empty() {
+                    c.resize(SLOTS, EMPTY);
+                }
+                c[slot] = entry;
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Merges a piece into `out`, whatever its length.
@@ -187,8 +275,16 @@ fn stitch(
     // Take `left` tokens from the end of `out` and `taken` from the start of `right`.
     let (mut left, mut taken) = (1usize, 1usize);
     loop {
-        let from = if left == out.len() { 0 } else { ends[out.len() - left - 1] };
-        let to = start + right[..taken].iter().map(|&t| vocab.token_len(t)).sum::<usize>();
+        let from = if left == out.len() {
+            0
+        } else {
+            ends[out.len() - left - 1]
+        };
+        let to = start
+            + right[..taken]
+                .iter()
+                .map(|&t| vocab.token_len(t))
+                .sum::<usize>();
         window.clear();
         merge_into(vocab, &piece[from..to], window)?;
         let left_ok = left == out.len() || compatible(vocab, out[out.len() - left - 1], window[0])?;
@@ -257,11 +353,7 @@ fn compatible(vocab: &Vocab, a: Rank, b: Rank) -> Result<bool, MissingByte> {
 /// large. Parts are indexed by their start byte; the heap holds (rank, start), so popping gives
 /// the lowest rank and, on ties, the leftmost pair; entries that went stale when a neighbour
 /// merged are skipped by checking them against `pair`.
-fn merge_heap(
-    vocab: &Vocab,
-    piece: &[u8],
-    emit: &mut impl FnMut(Rank),
-) -> Result<(), MissingByte> {
+fn merge_heap(vocab: &Vocab, piece: &[u8], emit: &mut impl FnMut(Rank)) -> Result<(), MissingByte> {
     let n = piece.len();
     const DEAD: u32 = u32::MAX - 1;
     let mut next: Vec<u32> = (1..=n as u32).collect();
@@ -294,9 +386,7 @@ fn merge_heap(
         prev[j] = DEAD;
         pair[j] = NONE;
         pair[i] = if after < n {
-            vocab
-                .rank(&piece[i..next[after] as usize])
-                .unwrap_or(NONE)
+            vocab.rank(&piece[i..next[after] as usize]).unwrap_or(NONE)
         } else {
             NONE
         };

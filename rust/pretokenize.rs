@@ -5,7 +5,8 @@
 //! pattern goes through fancy-regex as tiktoken does. Tests check the scanners against the regex.
 
 use crate::unicode::{
-    char_at, flags, last_char_len, LETTER, LL, LOWERISH, NUMBER, SPACE, UPPERISH,
+    ascii_flags, char_at, flags, last_char_len, LETTER, LL, LOWERISH, LU_LT, NUMBER, SPACE,
+    UPPERISH,
 };
 
 /// The pattern of r50k_base, p50k_base, p50k_edit and gpt2.
@@ -69,9 +70,9 @@ impl Pretokenizer {
     ) -> Result<(), PatternError> {
         let s = text.as_bytes();
         let next: fn(&[u8], usize) -> usize = match self {
-            Pretokenizer::R50k => next_r50k,
-            Pretokenizer::Cl100k => next_cl100k,
-            Pretokenizer::O200k => next_o200k,
+            Pretokenizer::R50k => |s, i| ascii_r50k(s, i).unwrap_or_else(|| next_r50k(s, i)),
+            Pretokenizer::Cl100k => |s, i| ascii_cl100k(s, i).unwrap_or_else(|| next_cl100k(s, i)),
+            Pretokenizer::O200k => |s, i| ascii_o200k(s, i).unwrap_or_else(|| next_o200k(s, i)),
             Pretokenizer::Regex(re) => {
                 for m in re.find_iter(text) {
                     let m = m.map_err(|e| PatternError(format!("pattern failed: {e}")))?;
@@ -89,6 +90,210 @@ impl Pretokenizer {
         }
         Ok(())
     }
+}
+
+// ASCII fast paths. Most text is ASCII, where the classes are simple byte tests. Each fast
+// path decides only when every char that could change the match is ASCII; at the first
+// non-ASCII byte that matters it returns None and the general scanner takes over from the same
+// position, so the fast paths can only be faster, never different (the proptests check both).
+
+/// End of the run from `i` of ASCII bytes whose flags intersect `class`; None when the run
+/// stops at a non-ASCII byte (which might continue it).
+#[inline(always)]
+fn ascii_run(s: &[u8], mut i: usize, class: u8) -> Option<usize> {
+    while i < s.len() {
+        let b = s[i];
+        if b >= 0x80 {
+            return None;
+        }
+        if ascii_flags(b) & class == 0 {
+            break;
+        }
+        i += 1;
+    }
+    Some(i)
+}
+
+/// `[^\s\p{L}\p{N}]` runs over ASCII bytes; None at a non-ASCII byte.
+#[inline(always)]
+fn ascii_other_run(s: &[u8], mut i: usize) -> Option<usize> {
+    while i < s.len() {
+        let b = s[i];
+        if b >= 0x80 {
+            return None;
+        }
+        if !is_other(ascii_flags(b)) {
+            break;
+        }
+        i += 1;
+    }
+    Some(i)
+}
+
+/// Up to three digits; None when fewer than three were found and a non-ASCII byte follows.
+#[inline(always)]
+fn ascii_digits3(s: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    while j < s.len() && j < i + 3 {
+        let b = s[j];
+        if b >= 0x80 {
+            return None;
+        }
+        if ascii_flags(b) & NUMBER == 0 {
+            break;
+        }
+        j += 1;
+    }
+    Some(j)
+}
+
+/// The whitespace alternatives on an ASCII run; `newline_first` when `\s*[\r\n]` comes
+/// before `\s++$`/`\s+(?!\S)` in the pattern (o200k) rather than after `\s++$` (cl100k).
+#[inline(always)]
+fn ascii_whitespace(s: &[u8], i: usize, newlines: Option<bool>) -> Option<usize> {
+    let j = ascii_run(s, i, SPACE)?;
+    let newline = || memchr::memrchr2(b'\r', b'\n', &s[i..j]).map(|k| i + k + 1);
+    match newlines {
+        Some(true) => {
+            if let Some(end) = newline() {
+                return Some(end);
+            }
+        }
+        Some(false) if j < s.len() => {
+            if let Some(end) = newline() {
+                return Some(end);
+            }
+        }
+        _ => {}
+    }
+    if j == s.len() {
+        return Some(j);
+    }
+    Some(if j - i >= 2 { j - 1 } else { j })
+}
+
+/// o200k on ASCII: words (`P? U* W+` / `P? U+ W*` reduce to upper then lower runs), digits,
+/// punctuation runs and whitespace.
+#[inline(always)]
+fn ascii_o200k(s: &[u8], i: usize) -> Option<usize> {
+    let b = s[i];
+    if b >= 0x80 {
+        return None;
+    }
+    let f = ascii_flags(b);
+    let word = |start: usize| -> Option<usize> {
+        let upper_end = ascii_run(s, start, LU_LT)?;
+        let end = ascii_run(s, upper_end, LL)?;
+        Some(suffix_o200k(s, end))
+    };
+    if f & LETTER != 0 {
+        return word(i);
+    }
+    if f & NUMBER != 0 {
+        return ascii_digits3(s, i);
+    }
+    let crlf = b == b'\r' || b == b'\n';
+    let next = s.get(i + 1).copied();
+    if !crlf {
+        if let Some(n) = next {
+            if n >= 0x80 {
+                return None;
+            }
+            if ascii_flags(n) & LETTER != 0 {
+                return word(i + 1);
+            }
+        }
+    }
+    let other_from = if is_other(f) {
+        Some(i + 1)
+    } else if b == b' ' && next.is_some_and(|n| is_other(ascii_flags(n))) {
+        Some(i + 2)
+    } else {
+        None
+    };
+    if let Some(from) = other_from {
+        let end = ascii_other_run(s, from)?;
+        return Some(
+            end + s[end..]
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n' || b == b'/')
+                .count(),
+        );
+    }
+    ascii_whitespace(s, i, Some(true))
+}
+
+/// cl100k on ASCII.
+#[inline(always)]
+fn ascii_cl100k(s: &[u8], i: usize) -> Option<usize> {
+    let b = s[i];
+    if b >= 0x80 || b == b'\'' {
+        return None; // contractions and their fall-backs go the general way
+    }
+    let f = ascii_flags(b);
+    if f & LETTER != 0 {
+        return ascii_run(s, i + 1, LETTER);
+    }
+    if f & NUMBER != 0 {
+        return ascii_digits3(s, i);
+    }
+    let crlf = b == b'\r' || b == b'\n';
+    let next = s.get(i + 1).copied();
+    if !crlf {
+        if let Some(n) = next {
+            if n >= 0x80 {
+                return None;
+            }
+            if ascii_flags(n) & LETTER != 0 {
+                return ascii_run(s, i + 2, LETTER);
+            }
+        }
+    }
+    let other_from = if is_other(f) {
+        Some(i + 1)
+    } else if b == b' ' && next.is_some_and(|n| is_other(ascii_flags(n))) {
+        Some(i + 2)
+    } else {
+        None
+    };
+    if let Some(from) = other_from {
+        let end = ascii_other_run(s, from)?;
+        return Some(
+            end + s[end..]
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count(),
+        );
+    }
+    ascii_whitespace(s, i, Some(false))
+}
+
+/// r50k on ASCII.
+#[inline(always)]
+fn ascii_r50k(s: &[u8], i: usize) -> Option<usize> {
+    let b = s[i];
+    if b >= 0x80 || b == b'\'' {
+        return None;
+    }
+    let (from, f) = if b == b' ' {
+        match s.get(i + 1) {
+            Some(&n) if n >= 0x80 => return None,
+            Some(&n) if ascii_flags(n) & SPACE == 0 => (i + 2, ascii_flags(n)),
+            _ => (i + 1, SPACE),
+        }
+    } else {
+        (i + 1, ascii_flags(b))
+    };
+    if f & LETTER != 0 {
+        return ascii_run(s, from, LETTER);
+    }
+    if f & NUMBER != 0 {
+        return ascii_run(s, from, NUMBER);
+    }
+    if is_other(f) {
+        return ascii_other_run(s, from);
+    }
+    ascii_whitespace(s, i, None)
 }
 
 #[inline(always)]
@@ -450,8 +655,28 @@ mod tests {
         ]
     }
 
+    /// Mostly ASCII, the fast paths' ground, with the odd char that sends them back.
+    fn ascii_heavy_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            20 => (0x09u8..0x7f).prop_map(|b| b as char),
+            1 => interesting_char(),
+        ]
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn ascii_fast_paths_split_like_the_regex(
+            chars in prop::collection::vec(ascii_heavy_char(), 0..60)
+        ) {
+            let text: String = chars.into_iter().collect();
+            for p in PATTERNS {
+                let fast = Pretokenizer::new(p).unwrap();
+                let reference = Pretokenizer::regex(p).unwrap();
+                prop_assert_eq!(pieces(&fast, &text), pieces(&reference, &text), "pattern {}", p);
+            }
+        }
+
         #[test]
         fn scanners_split_like_the_regex(chars in prop::collection::vec(interesting_char(), 0..40)) {
             let text: String = chars.into_iter().collect();

@@ -40,6 +40,12 @@ pub fn flags(cp: u32) -> u8 {
     STAGE2.0[(block << 8) | (cp & 0xff) as usize]
 }
 
+/// Class flags of an ASCII byte (block 0 of the table is U+0000..U+00FF).
+#[inline(always)]
+pub fn ascii_flags(b: u8) -> u8 {
+    STAGE2.0[b as usize]
+}
+
 /// Decodes the char starting at byte `i` of valid UTF-8: (code point, byte length).
 #[inline(always)]
 pub fn char_at(s: &[u8], i: usize) -> (u32, usize) {

@@ -32,10 +32,19 @@ pub struct Vocab {
     pairs: Cow<'static, [u32]>,
     /// Tokens of 3 and 4 bytes (see `short_key`), open addressing.
     short: Cow<'static, [u64]>,
+    /// Bloom-style filter over tokens of 5 bytes or more (see `filter_bit`).
+    filter: Cow<'static, [u64]>,
     /// Number of tokens.
     len: usize,
+    /// Unique per vocabulary built, so per-thread caches never mix two vocabularies.
+    id: u64,
     /// Rank of each single byte (NO_RANK when the vocabulary lacks it).
     byte_ranks: [u32; 256],
+}
+
+fn next_vocab_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 #[repr(C, align(8))]
@@ -109,22 +118,49 @@ pub(crate) fn slot_slice(data: &'static Aligned<[u8]>) -> Cow<'static, [Slot]> {
 macro_rules! compiled_vocab {
     ($name:literal) => {{
         use $crate::vocab::Aligned;
-        static BYTES: &Aligned<[u8]> =
-            &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".bytes")));
-        static OFFSETS: &Aligned<[u8]> =
-            &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".offsets")));
-        static SLOTS: &Aligned<[u8]> =
-            &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".slots")));
-        static PAIRS: &Aligned<[u8]> =
-            &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".pairs")));
-        static SHORT: &Aligned<[u8]> =
-            &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".short")));
+        static BYTES: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/",
+            $name,
+            ".bytes"
+        )));
+        static OFFSETS: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/",
+            $name,
+            ".offsets"
+        )));
+        static SLOTS: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/",
+            $name,
+            ".slots"
+        )));
+        static PAIRS: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/",
+            $name,
+            ".pairs"
+        )));
+        static SHORT: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/",
+            $name,
+            ".short"
+        )));
+        static FILTER: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/",
+            $name,
+            ".filter"
+        )));
         $crate::vocab::Vocab::from_compiled(
             &BYTES.0,
             $crate::vocab::u32_slice(OFFSETS),
             $crate::vocab::slot_slice(SLOTS),
             $crate::vocab::u32_slice(PAIRS),
             $crate::vocab::u64_slice(SHORT),
+            $crate::vocab::u64_slice(FILTER),
         )
     }};
 }
@@ -159,6 +195,7 @@ impl Vocab {
         slots: Cow<'static, [Slot]>,
         pairs: Cow<'static, [u32]>,
         short: Cow<'static, [u64]>,
+        filter: Cow<'static, [u64]>,
     ) -> Self {
         let len = slots.iter().filter(|s| s.len != 0).count();
         let mut v = Vocab {
@@ -167,7 +204,9 @@ impl Vocab {
             slots,
             pairs,
             short,
+            filter,
             len,
+            id: next_vocab_id(),
             byte_ranks: [NO_RANK; 256],
         };
         v.fill_byte_ranks();
@@ -205,7 +244,9 @@ impl Vocab {
             slots: Cow::Owned(Vec::new()),
             pairs: Cow::Owned(Vec::new()),
             short: Cow::Owned(Vec::new()),
+            filter: Cow::Owned(Vec::new()),
             len: pairs.len(),
+            id: next_vocab_id(),
             byte_ranks: [NO_RANK; 256],
         };
         let mut table = vec![Slot::default(); table_slots_for(pairs.len())];
@@ -247,6 +288,12 @@ impl Vocab {
             }
             v.short = Cow::Owned(short);
         }
+        let mut filter = vec![0u64; FILTER_BITS / 64];
+        for (token, _) in pairs.iter().filter(|p| p.0.len() >= 5) {
+            let bit = filter_bit(hash_token(head_word(token), token));
+            filter[bit / 64] |= 1 << (bit % 64);
+        }
+        v.filter = Cow::Owned(filter);
         v.slots = Cow::Owned(table);
         v.pairs = Cow::Owned(two);
         v.fill_byte_ranks();
@@ -290,15 +337,24 @@ impl Vocab {
     fn lookup(&self, piece: &[u8]) -> Option<Rank> {
         let head = head_word(piece);
         let len = piece.len() as u32;
+        let hash = hash_token(head, piece);
+        if len >= 5 && !self.filter.is_empty() {
+            let bit = filter_bit(hash);
+            if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
+                return None;
+            }
+        }
         let slots = &self.slots[..];
         let mask = slots.len() - 1;
-        let mut i = slot_of(hash_token(head, piece), slots.len());
+        let mut i = slot_of(hash, slots.len());
         loop {
             let slot = slots[i];
             if slot.len == 0 {
                 return None;
             }
-            if slot.len == len && slot.head == head && (len <= 8 || self.tail_matches(slot.rank, piece))
+            if slot.len == len
+                && slot.head == head
+                && (len <= 8 || self.tail_matches(slot.rank, piece))
             {
                 return Some(slot.rank);
             }
@@ -342,6 +398,12 @@ impl Vocab {
     #[inline(always)]
     pub fn token_len(&self, rank: Rank) -> usize {
         (self.offsets[rank as usize + 1] - self.offsets[rank as usize]) as usize
+    }
+
+    /// This vocabulary's unique id.
+    #[inline(always)]
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Number of tokens.

@@ -33,9 +33,11 @@ pub fn hash_token(head: u64, bytes: &[u8]) -> u64 {
     h
 }
 
-/// Number of slots for `n` tokens: a power of two at most half full, so probes stay short.
+/// Number of slots for `n` tokens: a power of two at most 4/5 full, never full (a probe must
+/// meet an empty slot). Dense on purpose: slots share cache lines and pages, and misses rarely
+/// probe (a filter or the short table answers them first).
 pub fn table_slots_for(n: usize) -> usize {
-    (n.max(1) * 2).next_power_of_two()
+    (n + n / 4 + 1).next_power_of_two().max(2)
 }
 
 /// Slot of a hash in a table of `slots` slots (a power of two).
@@ -66,4 +68,14 @@ pub fn short_slot(key: u64) -> usize {
 /// Entry for a short token.
 pub fn short_entry(key: u64, rank: u32) -> u64 {
     key | ((rank as u64 + 1) << 33)
+}
+
+/// Bits of the filter over tokens of 5 bytes or more: a lookup whose bit is clear is no token,
+/// answered from a bitmap that stays in cache instead of a probe into the large table.
+pub const FILTER_BITS: usize = 1 << 20;
+
+/// The filter bit of a hash (low bits; the table slot uses the high ones).
+#[inline(always)]
+pub fn filter_bit(hash: u64) -> usize {
+    (hash as usize) & (FILTER_BITS - 1)
 }
