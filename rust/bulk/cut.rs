@@ -29,7 +29,15 @@
 //! 3. **Between an ASCII letter and an ASCII digit** (`a|1`): every run of letters stops at a
 //!    digit, a digit is never a prefix char, and every alternative that takes digits starts
 //!    with them (r50k's ` ?\p{N}++` starts at the digit when no space precedes it). Rule (b)
-//!    as in 1. This keeps long lines without spaces (base64, hex, minified code) cuttable.
+//!    as in 1.
+//! 4. **Between an ASCII letter or digit and ASCII punctuation other than `'`** (`a|"`,
+//!    `1|,`): runs of letters and of digits stop at punctuation, and the only alternative that
+//!    carries a word on into punctuation is o200k's contraction suffix (`don't` is one piece),
+//!    which starts with `'`. A punctuation char may prefix the letters after it (`"abc`), but
+//!    only as the start of a piece: on the right of the cut. Rule (b) as in 1.
+//!
+//! Rules 3 and 4 keep long lines without spaces (minified JSON and code, base64, hex)
+//! cuttable.
 //!
 //! Other patterns (custom encodings) get no cut: their text is counted whole. Allowed special
 //! tokens are never involved: bulk counting counts ordinary text.
@@ -76,6 +84,9 @@ impl CutRule {
             b' ' | b'\t' => !is_space_before(s, p),
             // Rule 3.
             b'0'..=b'9' => prev.is_ascii_alphabetic(),
+            // Rule 4.
+            b'\'' => false,
+            _ if next.is_ascii_punctuation() => prev.is_ascii_alphanumeric(),
             _ => false,
         };
         // Rule 2. After an ASCII newline `p` is a char boundary.
@@ -134,7 +145,8 @@ mod tests {
         prop_oneof![
             4 => prop::sample::select(vec![
                 ' ', ' ', ' ', '\n', '\n', '\r', '\t', '/', '\'', 's', 'S', 't', 'l', 'L', 'v', 'e',
-                'r', 'd', 'm', 'a', 'Z', 'x', '0', '7', '9', '.', ',', '!', '-', '(', 'ſ', 'é', 'É',
+                'r', 'd', 'm', 'a', 'Z', 'x', '0', '7', '9', '.', ',', '!', '-', '(', '"', ':', '{',
+                '_', 'ſ', 'é', 'É',
                 'ǅ', '日', 'ー', 'ʰ', '\u{301}', '\u{3000}', '\u{85}', '\u{a0}', '\u{b}', '\u{c}',
                 'Ⅻ', '²', '١', '😀', '\u{200d}', 'ß', 'İ', '\u{2028}',
             ]),
@@ -190,6 +202,10 @@ mod tests {
         assert!(!cl.is_safe("ab", 0));
         assert!(!cl.is_safe("ab", 2));
         assert!(cl.is_safe("a b", 1) && cl.is_safe("ab12", 2) && cl.is_safe("x\ny", 2));
+        // o200k keeps a contraction with its word: never cut before an apostrophe.
+        assert!(!cl.is_safe("don't", 3) && !r50k.is_safe("x's", 1));
+        assert!(cl.is_safe("{\"key\":12,\"v\"}", 5) && cl.is_safe("a12,b", 3));
+        assert!(!cl.is_safe("a,\"b", 2)); // inside a punctuation run
         assert!(!CutRule::Nowhere.is_safe("a b", 1));
         assert_eq!(CutRule::for_pattern(r"\w+"), CutRule::Nowhere);
     }
@@ -201,6 +217,8 @@ mod tests {
             "x.\n\nfoo\r\nBar  \n\tbaz ' s 's\n's\n/path\n//c\n'\n\u{301}é\n日本\n12\nab12cd34",
             "a \u{a0}b\u{3000} c\u{85}\nd \u{2028}\ne\t\tf\n \ng",
             "base64+/AbC0123xyz==\nQUJD/ZGVm+1234\n",
+            "{\"key\":\"value\",\"n\":[1,22,333],\"s\":\"don't\",\"t\":\"it's\"}",
+            "function(a,b){return a+b};x=f(1,2)/3;'q'",
         ];
         for t in samples {
             assert_cuts_keep_pieces(t);

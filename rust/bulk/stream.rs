@@ -410,6 +410,27 @@ mod tests {
     }
 
     #[test]
+    fn one_long_line_of_minified_json_stays_bounded_too() {
+        let enc = builtin::get("cl100k_base").unwrap();
+        let opts = StreamOptions {
+            chunk_bytes: 4096,
+            ..StreamOptions::default()
+        };
+        let mut c = StreamCounter::new(enc, opts);
+        let record = r#"{"id":12345,"text":"don't stop","tags":["a","b"],"ok":true},"#;
+        let mut whole = String::new();
+        for _ in 0..3000 {
+            c.feed(record.as_bytes()).unwrap();
+            whole.push_str(record);
+            assert!(c.text.len() < 4096 + 2 * record.len(), "{}", c.text.len());
+        }
+        assert_eq!(
+            c.finish().unwrap().tokens as usize,
+            enc.count_ordinary(&whole).unwrap()
+        );
+    }
+
+    #[test]
     fn text_without_safe_cuts_is_counted_whole() {
         let enc = builtin::get("cl100k_base").unwrap();
         let word = "abc".repeat(5000);

@@ -19,11 +19,13 @@ from tests.bulk.conftest import tiktoken_count, whole_count
 
 # Pieces that make pre-tokenizers disagree when they can: whitespace of every kind and
 # length, newlines before letters, slashes (o200k takes them after newlines), contractions,
-# digits after letters, marks, CJK, emoji, and bytes that are not UTF-8.
+# digits after letters, punctuation after words (minified JSON), marks, CJK, emoji, and
+# bytes that are not UTF-8.
 TRICKY = [
     " ", "  ", "\t", "\n", "\n\n", "\r\n", "\r", "/", "'s", "'LL", "'ve", "DON'T", "word",
     "Word", "x", "12345", "ab12", "9", ".", "!?", "(", "日本語", "é", "e\u0301", "\u3000",
-    "\u0085", "\u00a0", "\u2028", "😀", "ſ", "Ⅻ", "١٢٣", "<|endoftext|>",
+    "\u0085", "\u00a0", "\u2028", "😀", "ſ", "Ⅻ", "١٢٣", "<|endoftext|>", '"', ":", "{",
+    "},", '{"k":1,"t":"don\'t"}',
 ]  # fmt: skip
 
 pieces = st.one_of(
