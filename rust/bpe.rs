@@ -32,6 +32,8 @@ const NONE: Rank = Rank::MAX;
 
 /// Pieces up to this many bytes merge with the array scan.
 pub const SMALL_PIECE: usize = 64;
+/// Bits of a position in the scan's keys (positions are below SMALL_PIECE).
+const POS_BITS: u32 = 6;
 /// Long pieces are merged in chunks of this many bytes, then stitched.
 const CHUNK: usize = 32;
 
@@ -54,7 +56,7 @@ pub fn encode_piece(
         return cache::with_tokens(vocab, piece, emit);
     }
     if (2..=SMALL_PIECE).contains(&piece.len()) {
-        merge_small(vocab, piece, emit)
+        merge_small(vocab, piece, &mut |r, _| emit(r))
     } else if piece.len() == 1 {
         Err(MissingByte(piece[0]))
     } else {
@@ -68,9 +70,6 @@ pub fn encode_piece(
 /// Number of tokens of `piece`, without building them.
 #[inline]
 pub fn count_piece(vocab: &Vocab, piece: &[u8]) -> Result<usize, MissingByte> {
-    if vocab.rank(piece).is_some() {
-        return Ok(1);
-    }
     let mut n = 0;
     encode_piece(vocab, piece, &mut |_| n += 1)?;
     Ok(n)
@@ -143,7 +142,7 @@ mod cache {
         };
         entry.piece[..piece.len()].copy_from_slice(piece);
         let mut count = 0usize;
-        merge_small(vocab, piece, &mut |t| {
+        merge_small(vocab, piece, &mut |t, _| {
             if count < MAX_TOKENS {
                 entry.tokens[count] = t;
             }
@@ -164,29 +163,38 @@ mod cache {
     }
 }
 
-/// Merges a piece into `out`, whatever its length.
-fn merge_into(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) -> Result<(), MissingByte> {
+/// Merges a piece into `out` as (token, byte length), whatever its length.
+fn merge_into(vocab: &Vocab, piece: &[u8], out: &mut Vec<(Rank, u32)>) -> Result<(), MissingByte> {
+    let mut push = |r: Rank, len: usize| out.push((r, len as u32));
     match piece.len() {
         0 => Ok(()),
         1 => {
-            out.push(byte_rank(vocab, piece[0])?);
+            push(byte_rank(vocab, piece[0])?, 1);
             Ok(())
         }
-        n if n <= SMALL_PIECE => merge_small(vocab, piece, &mut |r| out.push(r)),
-        _ => merge_heap(vocab, piece, &mut |r| out.push(r)),
+        n if n <= SMALL_PIECE => merge_small(vocab, piece, &mut push),
+        _ => merge_heap(vocab, piece, &mut push),
     }
 }
 
 /// The scan: part `i` starts at byte `i` while alive; `next`/`prev` link the live parts and
-/// `pair[i]` is the rank of part `i` merged with the next one (NONE when that is no token, or
-/// when `i` is dead), so the lowest pair is a plain minimum over a fixed array.
+/// `pair[i]` holds the rank of part `i` merged with the next one, shifted left with `i` in the
+/// low bits (NONE when that is no token, or when `i` is dead). One vectorised minimum then
+/// gives the lowest rank and, on ties, the leftmost position.
 fn merge_small(
     vocab: &Vocab,
     piece: &[u8],
-    emit: &mut impl FnMut(Rank),
+    emit: &mut impl FnMut(Rank, usize),
 ) -> Result<(), MissingByte> {
+    if !vocab.has_compact_ranks() {
+        return merge_heap(vocab, piece, emit);
+    }
     let n = piece.len();
     debug_assert!((2..=SMALL_PIECE).contains(&n));
+    let key = |rank: Option<Rank>, i: usize| match rank {
+        Some(r) => (r << POS_BITS) | i as u32,
+        None => NONE,
+    };
     let mut pair = [NONE; SMALL_PIECE];
     let mut token = [NONE; SMALL_PIECE];
     let mut next = [0u8; SMALL_PIECE];
@@ -197,37 +205,39 @@ fn merge_small(
         prev[i] = i.wrapping_sub(1) as u8;
     }
     for i in 0..n - 1 {
-        pair[i] = vocab.pair_rank(piece[i], piece[i + 1]).unwrap_or(NONE);
+        pair[i] = key(vocab.pair_rank(piece[i], piece[i + 1]), i);
     }
-    let pair = &mut pair[..n];
+    // Scan whole vectors of keys: the entries past the piece are NONE.
+    let scan = n.next_multiple_of(8).min(SMALL_PIECE);
     loop {
-        let best = *pair.iter().min().expect("non-empty");
+        let best = pair[..scan].iter().copied().min().expect("non-empty");
         if best == NONE {
             break;
         }
-        let i = pair.iter().position(|&r| r == best).expect("present");
+        let i = (best & ((1 << POS_BITS) - 1)) as usize;
         // Merge part i with the next one, j; k follows them.
         let j = next[i] as usize;
         let k = next[j] as usize;
-        token[i] = best;
+        token[i] = best >> POS_BITS;
         pair[j] = NONE;
         next[i] = k as u8;
         if k < n {
             prev[k] = i as u8;
             let end = next[k] as usize;
-            pair[i] = vocab.rank(&piece[i..end]).unwrap_or(NONE);
+            pair[i] = key(vocab.rank(&piece[i..end]), i);
         } else {
             pair[i] = NONE;
         }
         if i > 0 {
             let p = prev[i] as usize;
-            pair[p] = vocab.rank(&piece[p..k]).unwrap_or(NONE);
+            pair[p] = key(vocab.rank(&piece[p..k]), p);
         }
     }
     let mut i = 0;
     while i < n {
-        emit(token[i]);
-        i = next[i] as usize;
+        let j = next[i] as usize;
+        emit(token[i], j - i);
+        i = j;
     }
     Ok(())
 }
@@ -235,10 +245,11 @@ fn merge_small(
 /// Long pieces: chunk by chunk, each seam made exact (see the module docs).
 fn merge_long(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) -> Result<(), MissingByte> {
     debug_assert!(out.is_empty());
-    let mut right: Vec<Rank> = Vec::with_capacity(CHUNK);
-    let mut window: Vec<Rank> = Vec::with_capacity(2 * CHUNK);
+    let mut right: Vec<(Rank, u32)> = Vec::with_capacity(CHUNK);
+    let mut window: Vec<(Rank, u32)> = Vec::with_capacity(2 * CHUNK);
     // Byte offset (in `piece`) where each token of `out` ends, kept in step with `out`.
-    let mut ends: Vec<usize> = Vec::with_capacity(piece.len() / 2);
+    let mut ends: Vec<usize> = Vec::with_capacity(piece.len() / 2 + 16);
+    out.reserve(piece.len() / 2 + 16);
     let mut pos = 0;
     while pos < piece.len() {
         let end = (pos + CHUNK).min(piece.len());
@@ -250,25 +261,26 @@ fn merge_long(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) -> Result<(), Mi
     Ok(())
 }
 
-/// Appends `right` (the tokens of `piece[start..]`'s next chunk) to `out` (the tokens of
+/// Appends `right` (the tokens of the chunk starting at `start`) to `out` (the tokens of
 /// `piece[..start]`), re-merging a window around the seam until both its edges are compatible.
 fn stitch(
     vocab: &Vocab,
     piece: &[u8],
     out: &mut Vec<Rank>,
     ends: &mut Vec<usize>,
-    right: &[Rank],
+    right: &[(Rank, u32)],
     start: usize,
-    window: &mut Vec<Rank>,
+    window: &mut Vec<(Rank, u32)>,
 ) -> Result<(), MissingByte> {
-    let push = |out: &mut Vec<Rank>, ends: &mut Vec<usize>, tokens: &[Rank], mut at: usize| {
-        for &t in tokens {
-            at += vocab.token_len(t);
-            out.push(t);
-            ends.push(at);
-        }
-    };
-    if out.is_empty() || compatible(vocab, *out.last().expect("non-empty"), right[0])? {
+    let push =
+        |out: &mut Vec<Rank>, ends: &mut Vec<usize>, tokens: &[(Rank, u32)], mut at: usize| {
+            for &(t, len) in tokens {
+                at += len as usize;
+                out.push(t);
+                ends.push(at);
+            }
+        };
+    if out.is_empty() || compatible(vocab, *out.last().expect("non-empty"), right[0].0)? {
         push(out, ends, right, start);
         return Ok(());
     }
@@ -283,13 +295,14 @@ fn stitch(
         let to = start
             + right[..taken]
                 .iter()
-                .map(|&t| vocab.token_len(t))
+                .map(|&(_, len)| len as usize)
                 .sum::<usize>();
         window.clear();
         merge_into(vocab, &piece[from..to], window)?;
-        let left_ok = left == out.len() || compatible(vocab, out[out.len() - left - 1], window[0])?;
+        let left_ok =
+            left == out.len() || compatible(vocab, out[out.len() - left - 1], window[0].0)?;
         let right_ok = taken == right.len()
-            || compatible(vocab, *window.last().expect("non-empty"), right[taken])?;
+            || compatible(vocab, window.last().expect("non-empty").0, right[taken].0)?;
         if left_ok && right_ok {
             out.truncate(out.len() - left);
             ends.truncate(out.len());
@@ -306,8 +319,29 @@ fn stitch(
     }
 }
 
-/// Whether merging the bytes of `a` then `b` gives back exactly `a`, `b`.
+/// Whether merging the bytes of `a` then `b` gives back exactly `a`, `b`; remembered per thread,
+/// since the same seams come back in repetitive text.
 fn compatible(vocab: &Vocab, a: Rank, b: Rank) -> Result<bool, MissingByte> {
+    const SLOTS: usize = 1024;
+    thread_local! {
+        static SEEN: std::cell::RefCell<[(u64, u64, bool); SLOTS]> =
+            const { std::cell::RefCell::new([(0, 0, false); SLOTS]) };
+    }
+    let pair = (a as u64) << 32 | b as u64;
+    let slot = (pair.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54) as usize & (SLOTS - 1);
+    let known = SEEN.with(|s| {
+        let (p, id, ok) = s.borrow()[slot];
+        (p == pair && id == vocab.id()).then_some(ok)
+    });
+    if let Some(ok) = known {
+        return Ok(ok);
+    }
+    let ok = compatible_uncached(vocab, a, b)?;
+    SEEN.with(|s| s.borrow_mut()[slot] = (pair, vocab.id(), ok));
+    Ok(ok)
+}
+
+fn compatible_uncached(vocab: &Vocab, a: Rank, b: Rank) -> Result<bool, MissingByte> {
     let (x, y) = (
         vocab.token_bytes(a).expect("a token"),
         vocab.token_bytes(b).expect("a token"),
@@ -333,7 +367,7 @@ fn compatible(vocab: &Vocab, a: Rank, b: Rank) -> Result<bool, MissingByte> {
     }
     let mut seen = 0usize;
     let mut same = true;
-    let mut check = |r: Rank| {
+    let mut check = |r: Rank, _len: usize| {
         same &= match seen {
             0 => r == a,
             1 => r == b,
@@ -353,7 +387,11 @@ fn compatible(vocab: &Vocab, a: Rank, b: Rank) -> Result<bool, MissingByte> {
 /// large. Parts are indexed by their start byte; the heap holds (rank, start), so popping gives
 /// the lowest rank and, on ties, the leftmost pair; entries that went stale when a neighbour
 /// merged are skipped by checking them against `pair`.
-fn merge_heap(vocab: &Vocab, piece: &[u8], emit: &mut impl FnMut(Rank)) -> Result<(), MissingByte> {
+fn merge_heap(
+    vocab: &Vocab,
+    piece: &[u8],
+    emit: &mut impl FnMut(Rank, usize),
+) -> Result<(), MissingByte> {
     let n = piece.len();
     const DEAD: u32 = u32::MAX - 1;
     let mut next: Vec<u32> = (1..=n as u32).collect();
@@ -404,8 +442,9 @@ fn merge_heap(vocab: &Vocab, piece: &[u8], emit: &mut impl FnMut(Rank)) -> Resul
     }
     let mut i = 0;
     while i < n {
-        emit(token[i]);
-        i = next[i] as usize;
+        let j = next[i] as usize;
+        emit(token[i], j - i);
+        i = j;
     }
     Ok(())
 }
@@ -469,12 +508,12 @@ mod tests {
         let mut results = Vec::new();
         if piece.len() >= 2 && piece.len() <= SMALL_PIECE {
             let mut v = Vec::new();
-            merge_small(vocab, piece, &mut |r| v.push(r)).unwrap();
+            merge_small(vocab, piece, &mut |r, _| v.push(r)).unwrap();
             results.push(v);
         }
         if piece.len() >= 2 {
             let mut v = Vec::new();
-            merge_heap(vocab, piece, &mut |r| v.push(r)).unwrap();
+            merge_heap(vocab, piece, &mut |r, _| v.push(r)).unwrap();
             results.push(v);
             let mut v = Vec::new();
             merge_long(vocab, piece, &mut v).unwrap();

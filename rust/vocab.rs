@@ -400,6 +400,12 @@ impl Vocab {
         (self.offsets[rank as usize + 1] - self.offsets[rank as usize]) as usize
     }
 
+    /// Whether every rank fits in 26 bits, as the small merge's packed keys need.
+    #[inline(always)]
+    pub fn has_compact_ranks(&self) -> bool {
+        self.offsets.len() <= (1 << 26)
+    }
+
     /// This vocabulary's unique id.
     #[inline(always)]
     pub fn id(&self) -> u64 {

@@ -4,6 +4,7 @@ use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
+use super::ints::{token_list, token_lists};
 use super::{encode_err, invalid_token, items_of, par_map, run_detached, text_of, texts_of};
 use crate::builtin;
 use crate::encoding::{Encoding, SpecialSet};
@@ -145,36 +146,47 @@ impl CoreEncoding {
         })
     }
 
-    fn encode_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<Rank>> {
+    fn encode_ordinary<'py>(
+        &self,
+        py: Python<'py>,
+        text: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let text = text_of(text)?;
-        run_detached(py, || self.enc().encode_ordinary(&text))?.map_err(encode_err)
+        let tokens = run_detached(py, || self.enc().encode_ordinary(&text))?.map_err(encode_err)?;
+        token_list(py, self.enc(), &tokens)
     }
 
     /// encode() with the defaults: no special token allowed, all of them refused.
-    fn encode_default(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Vec<Rank>> {
+    fn encode_default<'py>(
+        &self,
+        py: Python<'py>,
+        text: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let text = text_of(text)?;
         let enc = self.enc();
-        run_detached(py, || {
+        let tokens = run_detached(py, || {
             enc.encode_checked(&text, &SpecialSet::empty(), enc.all_specials())
         })?
-        .map_err(encode_err)
+        .map_err(encode_err)?;
+        token_list(py, enc, &tokens)
     }
 
     #[pyo3(signature = (text, allowed, disallowed=None))]
-    fn encode(
+    fn encode<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         text: &Bound<'_, PyAny>,
         allowed: &SpecialTokenSet,
         disallowed: Option<&SpecialTokenSet>,
-    ) -> PyResult<Vec<Rank>> {
+    ) -> PyResult<Bound<'py, PyList>> {
         let text = text_of(text)?;
         let enc = self.enc();
-        run_detached(py, || match disallowed {
+        let tokens = run_detached(py, || match disallowed {
             Some(d) => enc.encode_checked(&text, &allowed.inner, &d.inner),
             None => enc.encode(&text, &allowed.inner),
         })?
-        .map_err(encode_err)
+        .map_err(encode_err)?;
+        token_list(py, enc, &tokens)
     }
 
     fn count_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<usize> {
@@ -209,36 +221,37 @@ impl CoreEncoding {
     }
 
     #[pyo3(signature = (texts, num_threads=None))]
-    fn encode_ordinary_batch(
+    fn encode_ordinary_batch<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         texts: &Bound<'_, PyAny>,
         num_threads: Option<usize>,
-    ) -> PyResult<Vec<Vec<Rank>>> {
+    ) -> PyResult<Bound<'py, PyList>> {
         let items = items_of(texts)?;
         let texts = texts_of(&items)?;
         let enc = self.enc();
-        run_detached(py, || {
+        let batches: Vec<Vec<Rank>> = run_detached(py, || {
             par_map(num_threads, &texts, |t| enc.encode_ordinary(t))
         })??
         .into_iter()
         .collect::<Result<_, _>>()
-        .map_err(encode_err)
+        .map_err(encode_err)?;
+        token_lists(py, enc, &batches)
     }
 
     #[pyo3(signature = (texts, allowed, disallowed=None, num_threads=None))]
-    fn encode_batch(
+    fn encode_batch<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         texts: &Bound<'_, PyAny>,
         allowed: &SpecialTokenSet,
         disallowed: Option<&SpecialTokenSet>,
         num_threads: Option<usize>,
-    ) -> PyResult<Vec<Vec<Rank>>> {
+    ) -> PyResult<Bound<'py, PyList>> {
         let items = items_of(texts)?;
         let texts = texts_of(&items)?;
         let enc = self.enc();
-        run_detached(py, || {
+        let batches: Vec<Vec<Rank>> = run_detached(py, || {
             par_map(num_threads, &texts, |t| match disallowed {
                 Some(d) => enc.encode_checked(t, &allowed.inner, &d.inner),
                 None => enc.encode(t, &allowed.inner),
@@ -246,7 +259,8 @@ impl CoreEncoding {
         })??
         .into_iter()
         .collect::<Result<_, _>>()
-        .map_err(encode_err)
+        .map_err(encode_err)?;
+        token_lists(py, enc, &batches)
     }
 
     #[pyo3(signature = (texts, allowed, disallowed=None, num_threads=None))]

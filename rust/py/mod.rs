@@ -5,6 +5,7 @@ mod bulk;
 mod chat;
 mod embed;
 mod encoding;
+mod ints;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
