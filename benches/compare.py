@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,19 +34,24 @@ os.environ.setdefault("TIKTOKEN_CACHE_DIR", prepare_cache())
 from devsynth.tokens import get_encoding  # noqa: E402
 
 
-def best_seconds(fn: Callable[[], object], repeat: int, min_time: float = 0.2) -> float:
-    """Fastest of `repeat` rounds; a round loops until `min_time` so short calls time well."""
-    best = float("inf")
-    for _ in range(repeat):
-        loops = 0
-        start = time.perf_counter()
-        while True:
-            fn()
-            loops += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_time:
-                break
-        best = min(best, elapsed / loops)
+def timed(
+    fns: dict[str, Callable[[], object]], rounds: int, min_time: float = 0.2
+) -> dict[str, float]:
+    """Best seconds per call of each function. Rounds alternate between the functions, so a
+    change of load on the machine hits all of them alike and the ratios stay fair; each round
+    loops until `min_time` so short calls time well."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            loops = 0
+            start = time.perf_counter()
+            while True:
+                fn()
+                loops += 1
+                elapsed = time.perf_counter() - start
+                if elapsed >= min_time:
+                    break
+            best[name] = min(best[name], elapsed / loops)
     return best
 
 
@@ -136,40 +142,48 @@ def main() -> None:
         for label, text in texts.items():
             n = len(text.encode())
             assert ours.encode_ordinary(text) == ref.encode_ordinary(text)
-            t_ours = best_seconds(lambda t=text: ours.encode_ordinary(t), repeat)
-            t_count = best_seconds(lambda t=text: ours.count_ordinary(t), repeat)
-            t_ref = best_seconds(lambda t=text: ref.encode_ordinary(t), repeat)
+            t = timed(
+                {
+                    "ours": partial(ours.encode_ordinary, text),
+                    "count": partial(ours.count_ordinary, text),
+                    "ref": partial(ref.encode_ordinary, text),
+                },
+                repeat,
+            )
             if label == "English prose":
-                english_rate = mb_per_s(n, t_ours)
-            print(
-                f"| encode {label} | {mb_per_s(n, t_ours):.1f} | {mb_per_s(n, t_ref):.1f} "
-                f"| **{t_ref / t_ours:.1f}x** |"
-            )
-            print(
-                f"| count {label} | {mb_per_s(n, t_count):.1f} | {mb_per_s(n, t_ref):.1f} "
-                f"| **{t_ref / t_count:.1f}x** |"
-            )
+                english_rate = mb_per_s(n, t["ours"])
+            for what, key in (("encode", "ours"), ("count", "count")):
+                print(
+                    f"| {what} {label} | {mb_per_s(n, t[key]):.1f} | {mb_per_s(n, t['ref']):.1f} "
+                    f"| **{t['ref'] / t[key]:.1f}x** |"
+                )
 
-        t_batch2 = best_seconds(lambda: ours.encode_ordinary_batch(docs, num_threads=2), repeat)
-        t_batch1 = best_seconds(lambda: ours.encode_ordinary_batch(docs, num_threads=1), repeat)
-        t_ref_batch = best_seconds(lambda: ref.encode_ordinary_batch(docs), repeat)
-        t_count2 = best_seconds(lambda: ours.count_batch(docs, num_threads=2), repeat)
+        t = timed(
+            {
+                "two": partial(ours.encode_ordinary_batch, docs, num_threads=2),
+                "one": partial(ours.encode_ordinary_batch, docs, num_threads=1),
+                "count": partial(ours.count_batch, docs, num_threads=2),
+                "ref": partial(ref.encode_ordinary_batch, docs),
+            },
+            repeat,
+        )
+        rate = partial(mb_per_s, docs_bytes)
         print(
-            f"| batch of {len(docs)} short docs, 2 threads | {mb_per_s(docs_bytes, t_batch2):.1f} "
-            f"| {mb_per_s(docs_bytes, t_ref_batch):.1f} | **{t_ref_batch / t_batch2:.1f}x** |"
+            f"| batch of {len(docs)} short docs, 2 threads | {rate(t['two']):.1f} "
+            f"| {rate(t['ref']):.1f} | **{t['ref'] / t['two']:.1f}x** |"
         )
         print(
-            f"| same, ours 1 thread (2 threads: {t_batch1 / t_batch2:.2f}x) "
-            f"| {mb_per_s(docs_bytes, t_batch1):.1f} | | |"
+            f"| same, ours on 1 thread (2 threads: {t['one'] / t['two']:.2f}x) "
+            f"| {rate(t['one']):.1f} | | |"
         )
         print(
-            f"| count_batch, 2 threads | {mb_per_s(docs_bytes, t_count2):.1f} "
-            f"| {mb_per_s(docs_bytes, t_ref_batch):.1f} | **{t_ref_batch / t_count2:.1f}x** |"
+            f"| count_batch, 2 threads | {rate(t['count']):.1f} | {rate(t['ref']):.1f} "
+            f"| **{t['ref'] / t['count']:.1f}x** |"
         )
 
-        print("\nHostile inputs (no whitespace): our time per MB against our English prose rate")
-        print("(and tiktoken at 100 KB; it is quadratic on long pieces, so 1 MB is left out).\n")
-        print("| input | ours 100 KB ms/MB | ours 1 MB ms/MB | vs English | tiktoken 100 KB ms/MB |")
+        print("\nHostile inputs (no whitespace): our time per MB, and how many times our English")
+        print("prose time per MB that is; tiktoken at 100 KB (quadratic on long pieces).\n")
+        print("| input | ours 100 KB ms/MB | ours 1 MB ms/MB | vs English | tiktoken 100 KB |")
         print("|---|---:|---:|---:|---:|")
         english_ms_per_mb = 1e3 / english_rate
         small, large = hostile_inputs(100_000), hostile_inputs(size)
@@ -177,21 +191,27 @@ def main() -> None:
             s_text, l_text = small[label], large[label]
             s_n, l_n = len(s_text.encode()), len(l_text.encode())
             assert ours.encode_ordinary(s_text) == ref.encode_ordinary(s_text)
-            t_s = best_seconds(lambda t=s_text: ours.encode_ordinary(t), repeat)
-            t_l = best_seconds(lambda t=l_text: ours.encode_ordinary(t), max(1, repeat - 2))
-            t_ref = best_seconds(lambda t=s_text: ref.encode_ordinary(t), 1, min_time=0.0)
-            ms_s, ms_l = t_s / s_n * 1e9, t_l / l_n * 1e9
+            t = timed(
+                {
+                    "small": partial(ours.encode_ordinary, s_text),
+                    "large": partial(ours.encode_ordinary, l_text),
+                },
+                repeat,
+            )
+            t_ref = timed({"ref": partial(ref.encode_ordinary, s_text)}, 1, min_time=0.0)["ref"]
+            ms_s, ms_l = t["small"] / s_n * 1e9, t["large"] / l_n * 1e9
             print(
                 f"| {label} | {ms_s:.1f} | {ms_l:.1f} | {ms_l / english_ms_per_mb:.1f}x "
-                f"| {t_ref / s_n * 1e9:.0f} |"
+                f"| {t_ref / s_n * 1e9:.0f} ms/MB |"
             )
         print()
 
     print("### start-up and memory (o200k_base, fresh interpreter)\n")
     print("| | devsynth | tiktoken | ratio |")
     print("|---|---:|---:|---:|")
-    ours_cold, ref_cold = cold_start("devsynth.tokens", "o200k_base"), cold_start(
-        "tiktoken", "o200k_base"
+    ours_cold, ref_cold = (
+        cold_start("devsynth.tokens", "o200k_base"),
+        cold_start("tiktoken", "o200k_base"),
     )
     print(
         f"| import + get_encoding + first encode | {ours_cold * 1e3:.0f} ms "
