@@ -127,6 +127,13 @@ fn compile_rank_file(path: &Path, out: &Path, name: &str) {
         short.iter().filter(|&&e| e != 0).count() * 4 <= SHORT_SLOTS * 3,
         "the short-token table of {name} is over 3/4 full"
     );
+    // The filter is stored after the slots, in the same file.
+    let mut short_filter = vec![0u64; SHORT_FILTER_BITS / 64];
+    for (token, _) in entries.iter().filter(|e| matches!(e.0.len(), 3 | 4)) {
+        let bit = short_filter_bit(short_key(token));
+        short_filter[bit / 64] |= 1 << (bit % 64);
+    }
+    short.extend_from_slice(&short_filter);
     let short_bytes: Vec<u8> = short.iter().flat_map(|e| e.to_le_bytes()).collect();
     fs::write(out.join(format!("{name}.short")), short_bytes).unwrap();
 

@@ -177,11 +177,38 @@ fn merge_into(vocab: &Vocab, piece: &[u8], out: &mut Vec<(Rank, u32)>) -> Result
     }
 }
 
+/// `merge_small_impl`, compiled for AVX2 where the CPU has it (detected once, cached by std):
+/// the scan's minimum is a vector reduction there, a scalar loop on baseline x86-64.
+#[inline]
+fn merge_small(
+    vocab: &Vocab,
+    piece: &[u8],
+    emit: &mut impl FnMut(Rank, usize),
+) -> Result<(), MissingByte> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { merge_small_avx2(vocab, piece, emit) };
+    }
+    merge_small_impl(vocab, piece, emit)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn merge_small_avx2(
+    vocab: &Vocab,
+    piece: &[u8],
+    emit: &mut impl FnMut(Rank, usize),
+) -> Result<(), MissingByte> {
+    merge_small_impl(vocab, piece, emit)
+}
+
 /// The scan: part `i` starts at byte `i` while alive; `next`/`prev` link the live parts and
 /// `pair[i]` holds the rank of part `i` merged with the next one, shifted left with `i` in the
 /// low bits (NONE when that is no token, or when `i` is dead). One vectorised minimum then
 /// gives the lowest rank and, on ties, the leftmost position.
-fn merge_small(
+#[inline(always)]
+fn merge_small_impl(
     vocab: &Vocab,
     piece: &[u8],
     emit: &mut impl FnMut(Rank, usize),

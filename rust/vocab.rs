@@ -30,7 +30,8 @@ pub struct Vocab {
     slots: Cow<'static, [Slot]>,
     /// Rank of each two-byte token, indexed by `first << 8 | second` (NO_RANK if none).
     pairs: Cow<'static, [u32]>,
-    /// Tokens of 3 and 4 bytes (see `short_key`), open addressing.
+    /// Tokens of 3 and 4 bytes (see `short_key`): SHORT_SLOTS entries, open addressing, then
+    /// the words of their filter (see `short_filter_bit`).
     short: Cow<'static, [u64]>,
     /// Bloom-style filter over tokens of 5 bytes or more (see `filter_bit`).
     filter: Cow<'static, [u64]>,
@@ -197,7 +198,9 @@ impl Vocab {
         short: Cow<'static, [u64]>,
         filter: Cow<'static, [u64]>,
     ) -> Self {
-        let len = slots.iter().filter(|s| s.len != 0).count();
+        // Count tokens from the offsets (one u32 per rank) rather than the slots: touching the
+        // whole hash table at start-up would cost milliseconds and resident memory.
+        let len = offsets.windows(2).filter(|w| w[0] != w[1]).count();
         let mut v = Vocab {
             bytes: Cow::Borrowed(bytes),
             offsets,
@@ -278,6 +281,7 @@ impl Vocab {
         // A custom vocabulary with too many short tokens for the table looks them up in the
         // main table instead (an empty short table is never consulted).
         if short_count * 4 <= SHORT_SLOTS * 3 {
+            let mut filter = vec![0u64; SHORT_FILTER_BITS / 64];
             for (token, rank) in pairs.iter().filter(|p| matches!(p.0.len(), 3 | 4)) {
                 let key = short_key(token);
                 let mut slot = short_slot(key);
@@ -285,7 +289,10 @@ impl Vocab {
                     slot = (slot + 1) & (SHORT_SLOTS - 1);
                 }
                 short[slot] = short_entry(key, *rank);
+                let bit = short_filter_bit(key);
+                filter[bit / 64] |= 1 << (bit % 64);
             }
+            short.extend_from_slice(&filter);
             v.short = Cow::Owned(short);
         }
         let mut filter = vec![0u64; FILTER_BITS / 64];
@@ -320,6 +327,10 @@ impl Vocab {
     #[inline(always)]
     fn short_rank(&self, piece: &[u8]) -> Option<Rank> {
         let key = short_key(piece);
+        let bit = short_filter_bit(key);
+        if self.short[SHORT_SLOTS + bit / 64] & (1 << (bit % 64)) == 0 {
+            return None;
+        }
         let mut i = short_slot(key);
         loop {
             let entry = self.short[i];

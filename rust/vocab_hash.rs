@@ -59,6 +59,16 @@ pub fn short_key(bytes: &[u8]) -> u64 {
     u32::from_le_bytes(w) as u64 | ((bytes.len() as u64 - 3) << 32)
 }
 
+/// Bits of the filter over short tokens: most 3- and 4-byte strings met while merging are not
+/// tokens, and the filter (in cache) answers them without walking a probe chain.
+pub const SHORT_FILTER_BITS: usize = 1 << 19;
+
+/// Filter bit of a short key.
+#[inline(always)]
+pub fn short_filter_bit(key: u64) -> usize {
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - 19)) as usize
+}
+
 /// Slot of a short key.
 #[inline(always)]
 pub fn short_slot(key: u64) -> usize {
