@@ -125,7 +125,7 @@ mod cache {
         let tag = hash_token(head_word(piece), piece)
             ^ vocab.id().wrapping_mul(0x9e37_79b9_7f4a_7c15)
             | 1;
-        let slot = (tag >> 52) as usize & (SLOTS - 1);
+        let slot = (tag >> (64 - SLOTS.trailing_zeros())) as usize;
         let hit = CACHE.with(|c| {
             let c = c.borrow();
             let e = c.get(slot)?;
@@ -280,8 +280,14 @@ fn merge_long(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) -> Result<(), Mi
     let mut pos = 0;
     while pos < piece.len() {
         let end = (pos + CHUNK).min(piece.len());
-        right.clear();
-        merge_into(vocab, &piece[pos..end], &mut right)?;
+        // A run that repeats itself (one letter, one emoji) gives the same chunk again and
+        // again: its tokens are those of the chunk before.
+        let chunk = &piece[pos..end];
+        let same = pos >= CHUNK && chunk == &piece[pos - CHUNK..pos];
+        if !same {
+            right.clear();
+            merge_into(vocab, chunk, &mut right)?;
+        }
         stitch(vocab, piece, out, &mut ends, &right, pos, &mut window)?;
         pos = end;
     }
