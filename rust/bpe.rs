@@ -190,7 +190,7 @@ fn merge_small(
         // SAFETY: the CPU supports AVX2, checked just above.
         return unsafe { merge_small_avx2(vocab, piece, emit) };
     }
-    merge_small_impl(vocab, piece, emit)
+    merge_small_sized(vocab, piece, emit)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -200,7 +200,21 @@ unsafe fn merge_small_avx2(
     piece: &[u8],
     emit: &mut impl FnMut(Rank, usize),
 ) -> Result<(), MissingByte> {
-    merge_small_impl(vocab, piece, emit)
+    merge_small_sized(vocab, piece, emit)
+}
+
+/// Most pieces are short: their arrays (and the minimum's scan) are sized to fit them.
+#[inline(always)]
+fn merge_small_sized(
+    vocab: &Vocab,
+    piece: &[u8],
+    emit: &mut impl FnMut(Rank, usize),
+) -> Result<(), MissingByte> {
+    if piece.len() <= 16 {
+        merge_small_impl::<16>(vocab, piece, emit)
+    } else {
+        merge_small_impl::<SMALL_PIECE>(vocab, piece, emit)
+    }
 }
 
 /// The scan: part `i` starts at byte `i` while alive; `next`/`prev` link the live parts and
@@ -208,7 +222,7 @@ unsafe fn merge_small_avx2(
 /// low bits (NONE when that is no token, or when `i` is dead). One vectorised minimum then
 /// gives the lowest rank and, on ties, the leftmost position.
 #[inline(always)]
-fn merge_small_impl(
+fn merge_small_impl<const N: usize>(
     vocab: &Vocab,
     piece: &[u8],
     emit: &mut impl FnMut(Rank, usize),
@@ -217,15 +231,15 @@ fn merge_small_impl(
         return merge_heap(vocab, piece, emit);
     }
     let n = piece.len();
-    debug_assert!((2..=SMALL_PIECE).contains(&n));
+    debug_assert!((2..=N).contains(&n) && N <= SMALL_PIECE);
     let key = |rank: Option<Rank>, i: usize| match rank {
         Some(r) => (r << POS_BITS) | i as u32,
         None => NONE,
     };
-    let mut pair = [NONE; SMALL_PIECE];
-    let mut token = [NONE; SMALL_PIECE];
-    let mut next = [0u8; SMALL_PIECE];
-    let mut prev = [0u8; SMALL_PIECE];
+    let mut pair = [NONE; N];
+    let mut token = [NONE; N];
+    let mut next = [0u8; N];
+    let mut prev = [0u8; N];
     for i in 0..n {
         token[i] = byte_rank(vocab, piece[i])?;
         next[i] = (i + 1) as u8;
@@ -235,7 +249,7 @@ fn merge_small_impl(
         pair[i] = key(vocab.pair_rank(piece[i], piece[i + 1]), i);
     }
     // Scan whole vectors of keys: the entries past the piece are NONE.
-    let scan = n.next_multiple_of(8).min(SMALL_PIECE);
+    let scan = n.next_multiple_of(8).min(N);
     loop {
         let best = pair[..scan].iter().copied().min().expect("non-empty");
         if best == NONE {

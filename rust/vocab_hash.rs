@@ -10,14 +10,18 @@ const HASH_MUL: u64 = 0x517c_c1b7_2722_0a95;
 /// lookups compare one word and never touch the token bytes elsewhere.
 #[inline(always)]
 pub fn head_word(bytes: &[u8]) -> u64 {
-    if bytes.len() >= 8 {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&bytes[..8]);
-        u64::from_le_bytes(w)
+    // Fixed-size loads only (a variable-length copy becomes a call to memcpy): overlapping
+    // loads cover the short cases, and overlapping bytes OR to themselves.
+    let n = bytes.len();
+    let word4 = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as u64;
+    if n >= 8 {
+        u64::from_le_bytes(bytes[..8].try_into().unwrap())
+    } else if n >= 4 {
+        word4(0) | word4(n - 4) << ((n - 4) * 8)
+    } else if n > 0 {
+        bytes[0] as u64 | (bytes[n / 2] as u64) << (n / 2 * 8) | (bytes[n - 1] as u64) << ((n - 1) * 8)
     } else {
-        let mut w = [0u8; 8];
-        w[..bytes.len()].copy_from_slice(bytes);
-        u64::from_le_bytes(w)
+        0
     }
 }
 
@@ -54,9 +58,7 @@ pub const SHORT_SLOTS: usize = 1 << 16;
 /// The 33-bit key of a 3- or 4-byte token.
 #[inline(always)]
 pub fn short_key(bytes: &[u8]) -> u64 {
-    let mut w = [0u8; 4];
-    w[..bytes.len()].copy_from_slice(bytes);
-    u32::from_le_bytes(w) as u64 | ((bytes.len() as u64 - 3) << 32)
+    head_word(bytes) | ((bytes.len() as u64 - 3) << 32)
 }
 
 /// Bits of the filter over short tokens: most 3- and 4-byte strings met while merging are not
