@@ -4,7 +4,8 @@ use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 
-use super::ints::{token_list, token_lists};
+use super::batch::encode_lists;
+use super::ints::token_list;
 use super::{encode_err, invalid_token, items_of, par_map, run_detached, text_of, texts_of};
 use crate::builtin;
 use crate::encoding::{Encoding, SpecialSet};
@@ -230,13 +231,7 @@ impl CoreEncoding {
         let items = items_of(texts)?;
         let texts = texts_of(&items)?;
         let enc = self.enc();
-        let batches: Vec<Vec<Rank>> = run_detached(py, || {
-            par_map(num_threads, &texts, |t| enc.encode_ordinary(t))
-        })??
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .map_err(encode_err)?;
-        token_lists(py, enc, &batches)
+        encode_lists(py, enc, num_threads, &texts, |t| enc.encode_ordinary(t))
     }
 
     #[pyo3(signature = (texts, allowed, disallowed=None, num_threads=None))]
@@ -251,16 +246,10 @@ impl CoreEncoding {
         let items = items_of(texts)?;
         let texts = texts_of(&items)?;
         let enc = self.enc();
-        let batches: Vec<Vec<Rank>> = run_detached(py, || {
-            par_map(num_threads, &texts, |t| match disallowed {
-                Some(d) => enc.encode_checked(t, &allowed.inner, &d.inner),
-                None => enc.encode(t, &allowed.inner),
-            })
-        })??
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .map_err(encode_err)?;
-        token_lists(py, enc, &batches)
+        encode_lists(py, enc, num_threads, &texts, |t| match disallowed {
+            Some(d) => enc.encode_checked(t, &allowed.inner, &d.inner),
+            None => enc.encode(t, &allowed.inner),
+        })
     }
 
     #[pyo3(signature = (texts, allowed, disallowed=None, num_threads=None))]

@@ -1,6 +1,7 @@
 //! Python bindings: type conversion, the GIL released around Rust work, errors mapped to Python
 //! exceptions. No algorithm lives here; each submodule binds one part of the core.
 
+mod batch;
 mod bulk;
 mod chat;
 mod embed;
