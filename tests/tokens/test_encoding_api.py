@@ -214,3 +214,22 @@ def test_first_use_needs_no_network_and_no_cache_directory(tmp_path: object) -> 
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("threads", [None, 1, 2, 3])
+def test_large_batches_keep_order_and_equal_single_calls(threads: int | None) -> None:
+    enc = tokens.get_encoding("o200k_base")
+    texts = [f"document {i}: " + "héllo wörld 日本語 " * (i % 7) for i in range(1_000)]
+    expected = [enc.encode_ordinary(t) for t in texts]
+    assert enc.encode_ordinary_batch(texts, num_threads=threads) == expected
+    assert enc.encode_batch(texts, num_threads=threads) == expected
+    assert enc.count_batch(texts, num_threads=threads) == [len(e) for e in expected]
+
+
+def test_an_error_inside_a_large_batch_is_raised_not_lost() -> None:
+    enc = tokens.get_encoding("cl100k_base")
+    texts = ["plain text"] * 1_000
+    texts[517] = "a <|endoftext|> inside"
+    with pytest.raises(ValueError, match="endoftext"):
+        enc.encode_batch(texts, num_threads=2)
+    assert enc.encode_batch(texts, num_threads=2, allowed_special="all")[517][-2] == 100257
