@@ -274,13 +274,24 @@ fn merge_small_impl<const N: usize>(
             pair[p] = key(vocab.rank(&piece[p..k]), p);
         }
     }
+    emit_parts(n, |i| next[i] as usize, &token, emit);
+    Ok(())
+}
+
+/// Emits each live part's token and byte length, following the links from part 0.
+#[inline(always)]
+fn emit_parts(
+    n: usize,
+    next: impl Fn(usize) -> usize,
+    token: &[Rank],
+    emit: &mut impl FnMut(Rank, usize),
+) {
     let mut i = 0;
     while i < n {
-        let j = next[i] as usize;
+        let j = next(i);
         emit(token[i], j - i);
         i = j;
     }
-    Ok(())
 }
 
 /// Long pieces: chunk by chunk, each seam made exact (see the module docs).
@@ -487,12 +498,7 @@ fn merge_heap(
             }
         }
     }
-    let mut i = 0;
-    while i < n {
-        let j = next[i] as usize;
-        emit(token[i], j - i);
-        i = j;
-    }
+    emit_parts(n, |i| next[i] as usize, &token, emit);
     Ok(())
 }
 

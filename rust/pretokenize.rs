@@ -97,16 +97,16 @@ impl Pretokenizer {
 // non-ASCII byte that matters it returns None and the general scanner takes over from the same
 // position, so the fast paths can only be faster, never different (the proptests check both).
 
-/// End of the run from `i` of ASCII bytes whose flags intersect `class`; None when the run
-/// stops at a non-ASCII byte (which might continue it).
+/// End of the run from `i` of ASCII bytes whose flags satisfy `keep`; None when the run stops
+/// at a non-ASCII byte (which might continue it).
 #[inline(always)]
-fn ascii_run(s: &[u8], mut i: usize, class: u8) -> Option<usize> {
+fn ascii_run_by(s: &[u8], mut i: usize, keep: impl Fn(u8) -> bool) -> Option<usize> {
     while i < s.len() {
         let b = s[i];
         if b >= 0x80 {
             return None;
         }
-        if ascii_flags(b) & class == 0 {
+        if !keep(ascii_flags(b)) {
             break;
         }
         i += 1;
@@ -114,20 +114,16 @@ fn ascii_run(s: &[u8], mut i: usize, class: u8) -> Option<usize> {
     Some(i)
 }
 
-/// `[^\s\p{L}\p{N}]` runs over ASCII bytes; None at a non-ASCII byte.
+/// A run of ASCII bytes whose flags intersect `class`.
 #[inline(always)]
-fn ascii_other_run(s: &[u8], mut i: usize) -> Option<usize> {
-    while i < s.len() {
-        let b = s[i];
-        if b >= 0x80 {
-            return None;
-        }
-        if !is_other(ascii_flags(b)) {
-            break;
-        }
-        i += 1;
-    }
-    Some(i)
+fn ascii_run(s: &[u8], i: usize, class: u8) -> Option<usize> {
+    ascii_run_by(s, i, |f| f & class != 0)
+}
+
+/// `[^\s\p{L}\p{N}]` runs over ASCII bytes.
+#[inline(always)]
+fn ascii_other_run(s: &[u8], i: usize) -> Option<usize> {
+    ascii_run_by(s, i, is_other)
 }
 
 /// Up to three digits; None when fewer than three were found and a non-ASCII byte follows.

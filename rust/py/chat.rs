@@ -107,8 +107,11 @@ impl From<PruneError> for PruneFailure {
     }
 }
 
-/// Whether message `i` is a system (or developer) message; checks it has a str role.
-fn role_is_system(i: usize, msg: &Bound<'_, PyAny>) -> PyResult<bool> {
+/// Message `i` as a dict, and its str `role`; clear errors naming `i` otherwise.
+fn dict_and_role<'a, 'py>(
+    i: usize,
+    msg: &'a Bound<'py, PyAny>,
+) -> PyResult<(&'a Bound<'py, PyDict>, Bound<'py, PyString>)> {
     let dict = msg.cast::<PyDict>().map_err(|_| {
         PyTypeError::new_err(format!(
             "message {i} must be a dict, got {}",
@@ -118,12 +121,18 @@ fn role_is_system(i: usize, msg: &Bound<'_, PyAny>) -> PyResult<bool> {
     let role = dict
         .get_item(pyo3::intern!(msg.py(), "role"))?
         .ok_or_else(|| PyValueError::new_err(format!("message {i} has no 'role'")))?;
-    let role = role.cast::<PyString>().map_err(|_| {
+    let role = role.cast_into::<PyString>().map_err(|e| {
         PyTypeError::new_err(format!(
             "message {i}: 'role' must be str, got {}",
-            type_name(&role)
+            type_name(e.into_inner().as_any())
         ))
     })?;
+    Ok((dict, role))
+}
+
+/// Whether message `i` is a system (or developer) message; checks it has a str role.
+fn role_is_system(i: usize, msg: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let (_, role) = dict_and_role(i, msg)?;
     Ok(matches!(role.to_str()?, "system" | "developer"))
 }
 
@@ -155,21 +164,8 @@ impl<'py> MessageFields<'py> {
     /// Checks message `i`: a mapping with a str `role`, and `content` that is a str or a list
     /// of content parts (None or absent only beside tool or function calls).
     fn of(i: usize, msg: &Bound<'py, PyAny>) -> PyResult<Self> {
-        let dict = msg.cast::<PyDict>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "message {i} must be a dict, got {}",
-                type_name(msg)
-            ))
-        })?;
-        let role = dict
-            .get_item(pyo3::intern!(msg.py(), "role"))?
-            .ok_or_else(|| PyValueError::new_err(format!("message {i} has no 'role'")))?;
-        if !role.is_instance_of::<PyString>() {
-            return Err(PyTypeError::new_err(format!(
-                "message {i}: 'role' must be str, got {}",
-                type_name(&role)
-            )));
-        }
+        let (dict, role) = dict_and_role(i, msg)?;
+        let role = role.into_any();
         let calls = dict
             .get_item(pyo3::intern!(msg.py(), "tool_calls"))?
             .filter(|c| !c.is_none());
