@@ -112,6 +112,30 @@ def test_prune_100k_messages_python_loop_over_tiktoken(benchmark: Any) -> None:
     benchmark(prune, CONVERSATION, 8_192)
 
 
+def test_prune_100k_messages_counting_every_message_with_tiktoken(benchmark: Any) -> None:
+    """The reference document's strategy as applications usually write it: count every
+    message, then drop the oldest non-system ones until the rest fits."""
+    benchmark.group = "prune a 100,000-message conversation to 8,192 tokens"
+    enc = tiktoken_encoding("o200k_base")
+
+    def prune(conversation: list[dict[str, str]], budget: int) -> list[dict[str, str]]:
+        costs = [
+            3 + len(enc.encode_ordinary(m["role"])) + len(enc.encode_ordinary(m["content"]))
+            for m in conversation
+        ]
+        total = 3 + sum(costs)
+        keep = [True] * len(conversation)
+        for i, m in enumerate(conversation):
+            if total <= budget:
+                break
+            if m["role"] != "system":
+                keep[i] = False
+                total -= costs[i]
+        return [m for m, k in zip(conversation, keep, strict=True) if k]
+
+    benchmark.pedantic(prune, args=(CONVERSATION, 8_192), rounds=3)
+
+
 def test_count_conversation_10k_messages(benchmark: Any) -> None:
     benchmark.group = "count a 10,000-message conversation"
     tracker = TokenTracker(model="gpt-4o")
