@@ -271,7 +271,8 @@ impl Encoding {
     pub fn count_ordinary(&self, text: &str) -> Result<usize, EncodeError> {
         let mut n = 0;
         let mut err = None;
-        self.pretok.for_each_piece(text, |piece| {
+        let ahead = |piece: &[u8]| self.vocab.prefetch(piece);
+        self.pretok.for_each_piece_ahead(text, ahead, |piece| {
             match bpe::count_piece(&self.vocab, piece) {
                 Ok(c) => n += c,
                 Err(e) => err = Some(e),
@@ -316,7 +317,8 @@ impl Encoding {
         emit: &mut impl FnMut(Rank),
     ) -> Result<(), EncodeError> {
         let mut err = None;
-        self.pretok.for_each_piece(text, |piece| {
+        let ahead = |piece: &[u8]| self.vocab.prefetch(piece);
+        self.pretok.for_each_piece_ahead(text, ahead, |piece| {
             if let Err(e) = bpe::encode_piece(&self.vocab, piece, emit) {
                 err = Some(e);
             }

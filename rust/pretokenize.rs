@@ -66,29 +66,72 @@ impl Pretokenizer {
     pub fn for_each_piece<'t>(
         &self,
         text: &'t str,
+        f: impl FnMut(&'t [u8]),
+    ) -> Result<(), PatternError> {
+        self.for_each_piece_ahead(text, |_| {}, f)
+    }
+
+    /// As `for_each_piece`, and calls `ahead` with each piece one piece before `f` gets it, so
+    /// the memory `f` will need can start loading while the piece before is worked on.
+    #[inline]
+    pub fn for_each_piece_ahead<'t>(
+        &self,
+        text: &'t str,
+        ahead: impl Fn(&[u8]),
         mut f: impl FnMut(&'t [u8]),
     ) -> Result<(), PatternError> {
         let s = text.as_bytes();
-        let next: fn(&[u8], usize) -> usize = match self {
-            Pretokenizer::R50k => |s, i| ascii_r50k(s, i).unwrap_or_else(|| next_r50k(s, i)),
-            Pretokenizer::Cl100k => |s, i| ascii_cl100k(s, i).unwrap_or_else(|| next_cl100k(s, i)),
-            Pretokenizer::O200k => |s, i| ascii_o200k(s, i).unwrap_or_else(|| next_o200k(s, i)),
+        match self {
+            Pretokenizer::R50k => scan(
+                s,
+                |s, i| ascii_r50k(s, i).unwrap_or_else(|| next_r50k(s, i)),
+                ahead,
+                f,
+            ),
+            Pretokenizer::Cl100k => scan(
+                s,
+                |s, i| ascii_cl100k(s, i).unwrap_or_else(|| next_cl100k(s, i)),
+                ahead,
+                f,
+            ),
+            Pretokenizer::O200k => scan(
+                s,
+                |s, i| ascii_o200k(s, i).unwrap_or_else(|| next_o200k(s, i)),
+                ahead,
+                f,
+            ),
             Pretokenizer::Regex(re) => {
                 for m in re.find_iter(text) {
                     let m = m.map_err(|e| PatternError(format!("pattern failed: {e}")))?;
                     f(&s[m.start()..m.end()]);
                 }
-                return Ok(());
             }
-        };
-        let mut i = 0;
-        while i < s.len() {
-            let end = next(s, i);
-            debug_assert!(end > i);
-            f(&s[i..end]);
-            i = end;
         }
         Ok(())
+    }
+}
+
+/// The scanning loop, one copy per pattern (so `next` inlines), one piece ahead.
+#[inline(always)]
+fn scan<'t>(
+    s: &'t [u8],
+    next: impl Fn(&[u8], usize) -> usize,
+    ahead: impl Fn(&[u8]),
+    mut f: impl FnMut(&'t [u8]),
+) {
+    if s.is_empty() {
+        return;
+    }
+    let (mut start, mut end) = (0, next(s, 0));
+    loop {
+        let following = if end < s.len() { next(s, end) } else { end };
+        debug_assert!(end > start && following >= end);
+        ahead(&s[end..following]);
+        f(&s[start..end]);
+        if end == s.len() {
+            return;
+        }
+        (start, end) = (end, following);
     }
 }
 
