@@ -35,11 +35,11 @@ from devsynth.tokens import get_encoding  # noqa: E402
 
 
 def timed(
-    fns: dict[str, Callable[[], object]], rounds: int, min_time: float = 0.2
+    fns: dict[str, Callable[[], object]], rounds: int, min_time: float = 0.02
 ) -> dict[str, float]:
-    """Best seconds per call of each function. Rounds alternate between the functions, so a
-    change of load on the machine hits all of them alike and the ratios stay fair; each round
-    loops until `min_time` so short calls time well."""
+    """Best seconds per call of each function. Many short rounds alternate between the
+    functions, so a change of load on the machine (frequent on shared VMs) hits all of them
+    alike and the ratios stay fair; a round loops until `min_time` so tiny calls time well."""
     best = dict.fromkeys(fns, float("inf"))
     for _ in range(rounds):
         for name, fn in fns.items():
@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller inputs, fewer repeats")
     args = parser.parse_args()
     size = 300_000 if args.quick else 1_000_000
-    repeat = 3 if args.quick else 5
+    repeat = 6 if args.quick else 15
 
     texts = {
         "English prose": corpus.english_prose(size),
