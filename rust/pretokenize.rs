@@ -169,6 +169,25 @@ fn ascii_other_run(s: &[u8], i: usize) -> Option<usize> {
     ascii_run_by(s, i, is_other)
 }
 
+/// Where the `[^\s\p{L}\p{N}]` run of ` ?[^\s\p{L}\p{N}]+` starts, as an offset from the
+/// ASCII byte `b` (flags `f`, followed by `next`): 1 when `b` is such a char, 2 after a space.
+#[inline(always)]
+fn ascii_other_start(b: u8, f: u8, next: Option<u8>) -> Option<usize> {
+    if is_other(f) {
+        Some(1)
+    } else if b == b' ' && next.is_some_and(|n| is_other(ascii_flags(n))) {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// `end` moved past the bytes of `trailing` that follow it (`[\r\n]*`, or o200k's `[\r\n/]*`).
+#[inline(always)]
+fn with_trailing(s: &[u8], end: usize, trailing: &[u8]) -> usize {
+    end + s[end..].iter().take_while(|b| trailing.contains(b)).count()
+}
+
 /// Up to three digits; None when fewer than three were found and a non-ASCII byte follows.
 #[inline(always)]
 fn ascii_digits3(s: &[u8], i: usize) -> Option<usize> {
@@ -243,21 +262,8 @@ fn ascii_o200k(s: &[u8], i: usize) -> Option<usize> {
             }
         }
     }
-    let other_from = if is_other(f) {
-        Some(i + 1)
-    } else if b == b' ' && next.is_some_and(|n| is_other(ascii_flags(n))) {
-        Some(i + 2)
-    } else {
-        None
-    };
-    if let Some(from) = other_from {
-        let end = ascii_other_run(s, from)?;
-        return Some(
-            end + s[end..]
-                .iter()
-                .take_while(|&&b| b == b'\r' || b == b'\n' || b == b'/')
-                .count(),
-        );
+    if let Some(from) = ascii_other_start(b, f, next) {
+        return Some(with_trailing(s, ascii_other_run(s, i + from)?, b"\r\n/"));
     }
     ascii_whitespace(s, i, Some(true))
 }
@@ -288,21 +294,8 @@ fn ascii_cl100k(s: &[u8], i: usize) -> Option<usize> {
             }
         }
     }
-    let other_from = if is_other(f) {
-        Some(i + 1)
-    } else if b == b' ' && next.is_some_and(|n| is_other(ascii_flags(n))) {
-        Some(i + 2)
-    } else {
-        None
-    };
-    if let Some(from) = other_from {
-        let end = ascii_other_run(s, from)?;
-        return Some(
-            end + s[end..]
-                .iter()
-                .take_while(|&&b| b == b'\r' || b == b'\n')
-                .count(),
-        );
+    if let Some(from) = ascii_other_start(b, f, next) {
+        return Some(with_trailing(s, ascii_other_run(s, i + from)?, b"\r\n"));
     }
     ascii_whitespace(s, i, Some(false))
 }
@@ -402,6 +395,23 @@ fn contraction(s: &[u8], i: usize, ignore_case: bool) -> Option<usize> {
     None
 }
 
+/// Where the `[^\s\p{L}\p{N}]` run of ` ?[^\s\p{L}\p{N}]+` starts for the char `cp` at `i`
+/// (`len` bytes, flags `f`): right after it when it is such a char, after the next one when it
+/// is a space followed by one.
+#[inline(always)]
+fn other_start(s: &[u8], i: usize, cp: u32, len: usize, f: u8) -> Option<usize> {
+    if is_other(f) {
+        Some(i + len)
+    } else if cp == ' ' as u32 {
+        match flags_at(s, i + 1) {
+            Some((_, g, l)) if is_other(g) => Some(i + 1 + l),
+            _ => None,
+        }
+    } else {
+        None
+    }
+}
+
 /// Whitespace handling shared by all three patterns once no earlier alternative matched at `i`:
 /// returns (end of the whitespace run, end of the run without its last char, if two or more).
 #[inline(always)]
@@ -481,23 +491,8 @@ fn next_cl100k(s: &[u8], i: usize) -> usize {
             }
         }
     }
-    let other_from = if is_other(f) {
-        Some(i + len)
-    } else if cp == ' ' as u32 {
-        match flags_at(s, i + 1) {
-            Some((_, g, l)) if is_other(g) => Some(i + 1 + l),
-            _ => None,
-        }
-    } else {
-        None
-    };
-    if let Some(from) = other_from {
-        let end = run_end(s, from, |_, g| is_other(g));
-        return end
-            + s[end..]
-                .iter()
-                .take_while(|&&b| b == b'\r' || b == b'\n')
-                .count();
+    if let Some(from) = other_start(s, i, cp, len, f) {
+        return with_trailing(s, run_end(s, from, |_, g| is_other(g)), b"\r\n");
     }
     let (j, shorter) = whitespace_run(s, i);
     if j == s.len() {
@@ -529,23 +524,8 @@ fn next_o200k(s: &[u8], i: usize) -> usize {
         }
         return end;
     }
-    let other_from = if is_other(f) {
-        Some(i + len)
-    } else if cp == ' ' as u32 {
-        match flags_at(s, i + 1) {
-            Some((_, g, l)) if is_other(g) => Some(i + 1 + l),
-            _ => None,
-        }
-    } else {
-        None
-    };
-    if let Some(from) = other_from {
-        let end = run_end(s, from, |_, g| is_other(g));
-        return end
-            + s[end..]
-                .iter()
-                .take_while(|&&b| b == b'\r' || b == b'\n' || b == b'/')
-                .count();
+    if let Some(from) = other_start(s, i, cp, len, f) {
+        return with_trailing(s, run_end(s, from, |_, g| is_other(g)), b"\r\n/");
     }
     let (j, shorter) = whitespace_run(s, i);
     if let Some(end) = last_newline_end(s, i, j) {
