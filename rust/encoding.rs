@@ -227,9 +227,11 @@ impl Encoding {
         &self,
         text: &str,
         allowed: &SpecialSet,
-        disallowed: &SpecialSet,
+        disallowed: Option<&SpecialSet>,
     ) -> Result<Vec<Rank>, EncodeError> {
-        self.check(text, disallowed)?;
+        if let Some(d) = disallowed {
+            self.check(text, d)?;
+        }
         self.encode(text, allowed)
     }
 
@@ -261,9 +263,11 @@ impl Encoding {
         &self,
         text: &str,
         allowed: &SpecialSet,
-        disallowed: &SpecialSet,
+        disallowed: Option<&SpecialSet>,
     ) -> Result<usize, EncodeError> {
-        self.check(text, disallowed)?;
+        if let Some(d) = disallowed {
+            self.check(text, d)?;
+        }
         self.count(text, allowed)
     }
 
@@ -429,12 +433,12 @@ mod tests {
             enc.encode_ordinary(text).unwrap()
         );
         assert_eq!(
-            enc.encode_checked(text, &none, enc.all_specials()),
+            enc.encode_checked(text, &none, Some(enc.all_specials())),
             Err(EncodeError::Disallowed("<|endoftext|>".into()))
         );
         let odd = enc.special_set(vec!["there".to_string()]);
         assert_eq!(
-            enc.count_checked(text, &all, &odd),
+            enc.count_checked(text, &all, Some(&odd)),
             Err(EncodeError::Disallowed("there".into()))
         );
         // A string that is not a special token is never encoded as one.

@@ -166,7 +166,7 @@ impl CoreEncoding {
         let text = text_of(text)?;
         let enc = self.enc();
         let tokens = run_detached(py, || {
-            enc.encode_checked(&text, &SpecialSet::empty(), enc.all_specials())
+            enc.encode_checked(&text, &SpecialSet::empty(), Some(enc.all_specials()))
         })?
         .map_err(encode_err)?;
         token_list(py, enc, &tokens)
@@ -182,9 +182,8 @@ impl CoreEncoding {
     ) -> PyResult<Bound<'py, PyList>> {
         let text = text_of(text)?;
         let enc = self.enc();
-        let tokens = run_detached(py, || match disallowed {
-            Some(d) => enc.encode_checked(&text, &allowed.inner, &d.inner),
-            None => enc.encode(&text, &allowed.inner),
+        let tokens = run_detached(py, || {
+            enc.encode_checked(&text, &allowed.inner, disallowed.map(|d| &d.inner))
         })?
         .map_err(encode_err)?;
         token_list(py, enc, &tokens)
@@ -199,7 +198,7 @@ impl CoreEncoding {
         let text = text_of(text)?;
         let enc = self.enc();
         run_detached(py, || {
-            enc.count_checked(&text, &SpecialSet::empty(), enc.all_specials())
+            enc.count_checked(&text, &SpecialSet::empty(), Some(enc.all_specials()))
         })?
         .map_err(encode_err)
     }
@@ -214,9 +213,8 @@ impl CoreEncoding {
     ) -> PyResult<usize> {
         let text = text_of(text)?;
         let enc = self.enc();
-        run_detached(py, || match disallowed {
-            Some(d) => enc.count_checked(&text, &allowed.inner, &d.inner),
-            None => enc.count(&text, &allowed.inner),
+        run_detached(py, || {
+            enc.count_checked(&text, &allowed.inner, disallowed.map(|d| &d.inner))
         })?
         .map_err(encode_err)
     }
@@ -246,9 +244,8 @@ impl CoreEncoding {
         let items = items_of(texts)?;
         let texts = texts_of(&items)?;
         let enc = self.enc();
-        encode_lists(py, enc, num_threads, &texts, |t| match disallowed {
-            Some(d) => enc.encode_checked(t, &allowed.inner, &d.inner),
-            None => enc.encode(t, &allowed.inner),
+        encode_lists(py, enc, num_threads, &texts, |t| {
+            enc.encode_checked(t, &allowed.inner, disallowed.map(|d| &d.inner))
         })
     }
 
@@ -265,9 +262,8 @@ impl CoreEncoding {
         let texts = texts_of(&items)?;
         let enc = self.enc();
         run_detached(py, || {
-            par_map(num_threads, &texts, |t| match disallowed {
-                Some(d) => enc.count_checked(t, &allowed.inner, &d.inner),
-                None => enc.count(t, &allowed.inner),
+            par_map(num_threads, &texts, |t| {
+                enc.count_checked(t, &allowed.inner, disallowed.map(|d| &d.inner))
             })
         })??
         .into_iter()

@@ -339,10 +339,7 @@ fn counter<'a>(
     allowed: &'a SpecialTokenSet,
     disallowed: Option<&'a SpecialTokenSet>,
 ) -> impl Fn(&str) -> Result<usize, EncodeError> + Sync + 'a {
-    move |t| match disallowed {
-        Some(d) => enc.count_checked(t, &allowed.inner, &d.inner),
-        None => enc.count(t, &allowed.inner),
-    }
+    move |t| enc.count_checked(t, &allowed.inner, disallowed.map(|d| &d.inner))
 }
 
 /// Why a column was not counted.
