@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
-from devsynth.application.llm.base import mask_secrets
+from devsynth.application.llm.secrets import mask_secrets
 from devsynth.domain.errors import ConfigurationError
 from devsynth.domain.llm import LLMProvider
 

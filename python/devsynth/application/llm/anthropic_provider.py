@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 
 import orjson
 
-from devsynth.application.llm.base import BaseProvider, Hidden, StreamPart
+from devsynth.application.llm.base import BaseProvider, StreamPart
 from devsynth.application.llm.error_mapping import error_from_response
 from devsynth.application.llm.http import HttpClient, JsonResponse, client_for
+from devsynth.application.llm.secrets import Hidden
 from devsynth.application.llm.sse import SSEEvent
 from devsynth.domain.errors import (
     AuthenticationError,

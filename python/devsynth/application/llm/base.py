@@ -39,8 +39,9 @@ from collections.abc import (
 )
 from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Union
 
+from devsynth.application.llm.secrets import mask_secrets
 from devsynth.domain.errors import TokenLimitExceededError, UnsupportedOperationError
 from devsynth.domain.llm import Completion, Message, Parameters
 
@@ -49,37 +50,6 @@ if TYPE_CHECKING:
 
 # What a streaming hook yields: text deltas, then (optionally) the final result.
 StreamPart = Union[str, Completion]  # noqa: UP007 -- a runtime alias must work on 3.10 too
-
-# Parameter names whose values are secrets: never shown by repr() or ``parameters``.
-SECRET_PARAMETERS = frozenset({"api_key", "key", "token", "secret", "password", "authorization"})
-_MASK = "***"
-
-
-T = TypeVar("T")
-
-
-class Hidden(Generic[T]):
-    """A value that ``repr()`` never shows: an API key, or headers that carry one. Debuggers,
-    tracebacks with locals and ``vars()`` dumps print ``<hidden>`` instead."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: T) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "<hidden>"
-
-
-def is_secret_name(name: str) -> bool:
-    """True for parameter names that hold credentials (``api_key``, ``auth_token``, ...)."""
-    lowered = name.lower()
-    return lowered in SECRET_PARAMETERS or lowered.endswith(("_key", "_token", "_secret"))
-
-
-def mask_secrets(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``parameters`` with every secret value replaced by ``***``."""
-    return {k: (_MASK if is_secret_name(k) and v else v) for k, v in parameters.items()}
 
 
 class TextStream:
@@ -527,9 +497,6 @@ class BaseProvider:
 __all__ = [
     "AsyncTextStream",
     "BaseProvider",
-    "Hidden",
     "StreamPart",
     "TextStream",
-    "is_secret_name",
-    "mask_secrets",
 ]

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from devsynth.application.llm.secrets import redact
 from devsynth.domain.errors import (
     AuthenticationError,
     BadRequestError,
@@ -45,18 +46,6 @@ _PERMISSION_TYPES = frozenset({"permission_error", "permission_denied"})
 _NOT_FOUND_TYPES = frozenset({"not_found_error", "model_not_found"})
 
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "anthropic-request-id")
-
-
-# Key shapes of the major providers, masked even when they are not this provider's key.
-_KEY_SHAPES = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{12,}")
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with the known secrets, and anything shaped like an API key, masked."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return _KEY_SHAPES.sub("***", text)
 
 
 def request_id_from(headers: Mapping[str, str]) -> str | None:
@@ -154,6 +143,5 @@ __all__ = [
     "error_from_response",
     "is_context_length_error",
     "parse_error_body",
-    "redact",
     "request_id_from",
 ]

@@ -32,8 +32,8 @@ import httpx
 import orjson
 
 from devsynth import __version__
-from devsynth.application.llm.base import Hidden
-from devsynth.application.llm.error_mapping import error_from_response, redact, request_id_from
+from devsynth.application.llm.error_mapping import error_from_response, request_id_from
+from devsynth.application.llm.secrets import Hidden, redact
 from devsynth.application.llm.sse import SSEDecoder, SSEEvent
 from devsynth.domain.errors import (
     ConfigurationError,
