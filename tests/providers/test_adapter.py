@@ -19,6 +19,7 @@ from devsynth.adapters.llm.llm_adapter import (
     register_provider,
     registry,
 )
+from devsynth.application.llm import fallback as fallback_module
 from devsynth.application.llm.anthropic_provider import AnthropicProvider
 from devsynth.application.llm.base import BaseProvider
 from devsynth.application.llm.fallback import FallbackProvider
@@ -413,3 +414,34 @@ def test_fallback_with_a_single_unreachable_provider_raises(dead_url: str, fast:
         LLMBackendAdapter().create_provider(
             LLMProviderConfig("lmstudio", {"api_base": dead_url, **fast})
         ).generate("x")
+
+
+def test_fallback_fits_the_context_through_each_providers_own_window(
+    server: FakeServer, fast: Any, dead_url: str
+) -> None:
+    # LM Studio reports a 4096-token window; with its max_tokens of 1024 the old turn must go.
+    lmstudio_routes(server)
+    provider = chain({"api_base": dead_url}, server, fast)
+    context = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "old " * 5000},
+        {"role": "assistant", "content": "noted"},
+    ]
+    assert provider.generate_with_context("Hi", context) == "re: Hi"
+    assert asyncio.run(provider.agenerate_with_context("Hi", context)) == "re: Hi"
+    for request in server.requests_to("/v1/chat/completions"):
+        sent = [m["content"] for m in request.json()["messages"]]
+        assert sent == ["Be brief.", "noted", "Hi"]
+
+
+def test_the_protocol_declares_what_the_fallback_chain_calls() -> None:
+    for method in ("complete_with_context", "acomplete_with_context"):
+        assert method in LLMProvider.__dict__
+        stripped = type(
+            "Stripped",
+            (),
+            {name: getattr(OfflineProvider, name) for name in dir(OfflineProvider)
+             if not name.startswith("__") and name != method} | {"name": "stripped"},
+        )  # fmt: skip
+        assert not isinstance(stripped(), LLMProvider)
+    assert "getattr(" not in Path(fallback_module.__file__).read_text(encoding="utf-8")

@@ -67,7 +67,8 @@ class LLMProvider(Protocol):
 
     ``parameters`` override the provider's configured ones for one call (``model``,
     ``max_tokens``, ``temperature``, ...). ``context`` is a list of chat messages sent before
-    ``prompt`` (the user's turn).
+    ``prompt`` (the user's turn); the ``*_with_context`` methods fit it to the model's window,
+    oldest messages dropped first.
     """
 
     name: str
@@ -78,6 +79,9 @@ class LLMProvider(Protocol):
     ) -> str: ...
     def complete(
         self, messages: Sequence[Message], parameters: Parameters | None = None
+    ) -> Completion: ...
+    def complete_with_context(
+        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
     ) -> Completion: ...
     def stream(self, prompt: str, parameters: Parameters | None = None) -> CompletionStream: ...
     def stream_with_context(
@@ -91,6 +95,9 @@ class LLMProvider(Protocol):
     ) -> str: ...
     async def acomplete(
         self, messages: Sequence[Message], parameters: Parameters | None = None
+    ) -> Completion: ...
+    async def acomplete_with_context(
+        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
     ) -> Completion: ...
     def astream(
         self, prompt: str, parameters: Parameters | None = None

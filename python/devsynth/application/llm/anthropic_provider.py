@@ -8,25 +8,13 @@ always sent. Anthropic has no embeddings endpoint: ``get_embedding`` says so.
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncGenerator, Generator, Mapping
-from contextlib import aclosing, closing
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import orjson
-
-from devsynth.application.llm.base import BaseProvider, StreamPart
-from devsynth.application.llm.error_mapping import error_from_response
-from devsynth.application.llm.http import HttpClient, JsonResponse, client_for
-from devsynth.application.llm.secrets import Hidden
+from devsynth.application.llm.http import JsonResponse
+from devsynth.application.llm.http_provider import HttpProvider, WireStream
 from devsynth.application.llm.sse import SSEEvent
-from devsynth.domain.errors import (
-    AuthenticationError,
-    ContextLengthExceededError,
-    ProviderError,
-    StreamInterruptedError,
-    UnsupportedOperationError,
-)
+from devsynth.domain.errors import ProviderError, UnsupportedOperationError
 from devsynth.domain.llm import Completion, Message, Parameters, Usage
 
 ANTHROPIC_API_BASE = "https://api.anthropic.com"
@@ -74,7 +62,7 @@ def _merge(first: Any, second: Any) -> Any:
     return _blocks(first) + _blocks(second)
 
 
-class AnthropicProvider(BaseProvider):
+class AnthropicProvider(HttpProvider):
     """Claude through the Messages API, sync and async, streamed or not."""
 
     name: ClassVar[str] = "anthropic"
@@ -83,32 +71,22 @@ class AnthropicProvider(BaseProvider):
         "model": "claude-sonnet-4-20250514",
         "max_tokens": 4096,
     }
+    chat_path: ClassVar[str] = "/v1/messages"
+    api_key_env: ClassVar[str | None] = "ANTHROPIC_API_KEY"
 
-    def __init__(self, parameters: Parameters | None = None) -> None:
-        super().__init__(parameters)
-        key = self._parameters.pop("api_key", None) or os.environ.get("ANTHROPIC_API_KEY")
-        base = str(self._parameters["api_base"]).rstrip("/").removesuffix("/v1")
-        if not key and base == ANTHROPIC_API_BASE:
-            raise AuthenticationError(
-                "No API key for anthropic: set ANTHROPIC_API_KEY or pass api_key",
-                provider=self.name,
-            )
-        self._api_key: Hidden[str | None] = Hidden(str(key) if key else None)
+    def _base_url(self) -> str:
+        return str(self._parameters["api_base"]).rstrip("/").removesuffix("/v1")
+
+    def requires_key(self) -> bool:
+        return self._base_url() == ANTHROPIC_API_BASE
+
+    def _headers(self) -> dict[str, str]:
         headers = {
             "anthropic-version": str(self._parameters.get("anthropic_version", ANTHROPIC_VERSION))
         }
         if self._api_key.value:
             headers["x-api-key"] = self._api_key.value
-        self.http: HttpClient = client_for(
-            self.name,
-            self._parameters,
-            base_url=base,
-            headers=headers,
-            secrets=self._secrets(),
-        )
-
-    def _secrets(self) -> list[str]:
-        return [self._api_key.value] if self._api_key.value else []
+        return headers
 
     # -- wire format -----------------------------------------------------------------------
 
@@ -129,12 +107,8 @@ class AnthropicProvider(BaseProvider):
             body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
         return body
 
-    def _error(
-        self, payload: Mapping[str, Any], status: int | None, rid: str | None
-    ) -> ProviderError:
-        error = error_from_response(self.name, status, payload, secrets=self._secrets())
-        error.request_id = error.request_id or rid
-        return error
+    def _stream_state(self, params: dict[str, Any]) -> WireStream:
+        return _MessageStream(self, params)
 
     def _completion(self, response: JsonResponse) -> Completion:
         data = response.data
@@ -143,7 +117,7 @@ class AnthropicProvider(BaseProvider):
                 "anthropic sent an unexpected response", provider=self.name, status=response.status
             )
         if data.get("type") == "error" or data.get("error"):
-            raise self._error(data, response.status, response.request_id)
+            raise self._in_band_error(data, response.status, response.request_id)
         text = "".join(
             str(block.get("text", ""))
             for block in data.get("content") or ()
@@ -157,45 +131,6 @@ class AnthropicProvider(BaseProvider):
             finish_reason=data.get("stop_reason"),
             request_id=response.request_id or data.get("id"),
         )
-
-    # -- hooks -----------------------------------------------------------------------------
-
-    def _complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
-        return self._completion(self.http.post_json("/v1/messages", self._body(messages, params)))
-
-    async def _acomplete(
-        self, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> Completion:
-        return self._completion(
-            await self.http.apost_json("/v1/messages", self._body(messages, params))
-        )
-
-    def _stream(
-        self, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> Generator[StreamPart, None, None]:
-        state = _StreamState(self, params)
-        body = {**self._body(messages, params), "stream": True}
-        events = self.http.stream_events("POST", "/v1/messages", body, state.on_headers)
-        with closing(events):
-            for event in events:
-                yield from state.feed(event)
-                if state.done:
-                    break
-        yield state.finish()
-
-    async def _astream(
-        self, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> AsyncGenerator[StreamPart, None]:
-        state = _StreamState(self, params)
-        body = {**self._body(messages, params), "stream": True}
-        events = self.http.astream_events("POST", "/v1/messages", body, state.on_headers)
-        async with aclosing(events):
-            async for event in events:
-                for part in state.feed(event):
-                    yield part
-                if state.done:
-                    break
-        yield state.finish()
 
     def _embed(self, text: str, params: dict[str, Any]) -> list[float]:
         raise UnsupportedOperationError(
@@ -228,12 +163,6 @@ class AnthropicProvider(BaseProvider):
         )
         return _input_tokens(response)
 
-    def _close(self) -> None:
-        self.http.close()
-
-    async def _aclose(self) -> None:
-        await self.http.aclose()
-
 
 def _input_tokens(response: JsonResponse) -> int:
     data = response.data
@@ -262,32 +191,12 @@ def _usage(raw: object, previous: Usage | None) -> Usage | None:
     )
 
 
-class _StreamState:
+class _MessageStream(WireStream):
     """The Messages API's event stream, folded into text chunks and one Completion."""
 
-    def __init__(self, provider: AnthropicProvider, params: dict[str, Any]) -> None:
-        self.provider = provider
-        self.model: str | None = params.get("model")
-        self.request_id: str | None = None
-        self.message_id: str | None = None
-        self.usage: Usage | None = None
-        self.stop_reason: str | None = None
-        self.done = False
+    terminator: ClassVar[str] = "message_stop"
 
-    def on_headers(self, headers: Mapping[str, str]) -> None:
-        self.request_id = headers.get("request-id") or headers.get("x-request-id")
-
-    def feed(self, event: SSEEvent) -> list[str]:
-        try:
-            payload = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            raise StreamInterruptedError(
-                "anthropic sent a stream event that is not JSON",
-                provider=self.provider.name,
-                request_id=self.request_id,
-            ) from None
-        if not isinstance(payload, Mapping):
-            return []
+    def handle(self, event: SSEEvent, payload: Mapping[str, Any]) -> list[str]:
         kind = payload.get("type") or event.event
         if kind == "message_start":
             message = payload.get("message") or {}
@@ -304,40 +213,13 @@ class _StreamState:
                 return [str(delta["text"])]
         elif kind == "message_delta":
             delta = payload.get("delta") or {}
-            self.stop_reason = delta.get("stop_reason") or self.stop_reason
+            self.finish_reason = delta.get("stop_reason") or self.finish_reason
             self.usage = _usage(payload.get("usage"), self.usage)
         elif kind == "message_stop":
             self.done = True
         elif kind == "error":
-            raise self._stream_error(payload)
+            raise self.error(payload)
         return []  # ping, content_block_stop, and event types added later
-
-    def _stream_error(self, payload: Mapping[str, Any]) -> ProviderError:
-        error = self.provider._error(payload, None, self.request_id)
-        if isinstance(error, ContextLengthExceededError):
-            return error
-        return StreamInterruptedError(
-            f"The anthropic stream ended with an error: {error.message}",
-            provider=self.provider.name,
-            error_type=error.error_type,
-            request_id=self.request_id,
-        )
-
-    def finish(self) -> Completion:
-        if not self.done:
-            raise StreamInterruptedError(
-                "The anthropic stream ended before message_stop",
-                provider=self.provider.name,
-                request_id=self.request_id,
-            )
-        return Completion(
-            text="",
-            provider=self.provider.name,
-            model=self.model,
-            usage=self.usage,
-            finish_reason=self.stop_reason,
-            request_id=self.request_id or self.message_id,
-        )
 
 
 __all__ = ["ANTHROPIC_API_BASE", "ANTHROPIC_VERSION", "AnthropicProvider", "to_anthropic_messages"]

@@ -114,13 +114,9 @@ class FallbackProvider:
     def complete_with_context(
         self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
     ) -> Completion:
-        def call(p: LLMProvider) -> Completion:
-            with_context = getattr(p, "complete_with_context", None)
-            if with_context is not None:
-                return with_context(prompt, context, parameters)  # type: ignore[no-any-return]
-            return p.complete([*context, *_user(prompt)], parameters)
-
-        result, provider, skipped = self._first(call)
+        result, provider, skipped = self._first(
+            lambda p: p.complete_with_context(prompt, context, parameters)
+        )
         return self._answered(result, provider, skipped)
 
     def generate(self, prompt: str, parameters: Parameters | None = None) -> str:
@@ -194,13 +190,9 @@ class FallbackProvider:
     async def acomplete_with_context(
         self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
     ) -> Completion:
-        async def call(p: LLMProvider) -> Completion:
-            with_context = getattr(p, "acomplete_with_context", None)
-            if with_context is not None:
-                return await with_context(prompt, context, parameters)  # type: ignore[no-any-return]
-            return await p.acomplete([*context, *_user(prompt)], parameters)
-
-        result, provider, skipped = await self._afirst(call)
+        result, provider, skipped = await self._afirst(
+            lambda p: p.acomplete_with_context(prompt, context, parameters)
+        )
         return self._answered(result, provider, skipped)
 
     async def agenerate(self, prompt: str, parameters: Parameters | None = None) -> str:

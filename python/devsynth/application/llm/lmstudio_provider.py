@@ -16,19 +16,16 @@ request retried once. An unreachable server gives an error naming the URL and ho
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Iterator, Mapping
-from contextlib import aclosing, closing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from devsynth.application.llm.base import StreamPart
 from devsynth.application.llm.openai_provider import OpenAIProvider
 from devsynth.domain.errors import (
     BadRequestError,
     NotFoundError,
     ProviderError,
 )
-from devsynth.domain.llm import Completion
 
 LMSTUDIO_API_BASE = "http://localhost:1234/v1"
 PLACEHOLDER_MODEL = "local_model"
@@ -256,81 +253,26 @@ class LMStudioProvider(OpenAIProvider):
             return params
         return self._apply(params, await self.aselect_model(str(params["model"])))
 
-    def _reselectable(self, exc: ProviderError, params: Mapping[str, Any]) -> bool:
+    def _forget(self, params: Mapping[str, Any]) -> str:
+        self._choices.clear()
+        return str(params.get("_wanted", params["model"]))
+
+    # -- recovery: when the model went away, choose again and retry once ---------------------
+
+    def _can_recover(self, exc: ProviderError, params: Mapping[str, Any]) -> bool:
         said_not_loaded = isinstance(exc, (NotFoundError, BadRequestError)) or exc.status in (
             None,
             200,
         )
         return self._auto(params) and said_not_loaded and bool(_NOT_LOADED.search(exc.message))
 
-    def _forget(self, params: Mapping[str, Any]) -> str:
-        self._choices.clear()
-        return str(params.get("_wanted", params["model"]))
-
-    def _reselect(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _recover(self, params: dict[str, Any]) -> dict[str, Any]:
         wanted = self._forget(params)
         return self._apply({**params, "model": wanted}, self.select_model(wanted))
 
-    async def _areselect(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def _arecover(self, params: dict[str, Any]) -> dict[str, Any]:
         wanted = self._forget(params)
         return self._apply({**params, "model": wanted}, await self.aselect_model(wanted))
-
-    # -- hooks: retry once with a fresh choice when the model went away ---------------------
-
-    def _context_window(self, params: dict[str, Any]) -> int | None:
-        window = params.get("context_window")
-        return int(window) if window is not None else None
-
-    def _complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
-        try:
-            return super()._complete(messages, params)
-        except ProviderError as exc:
-            if not self._reselectable(exc, params):
-                raise
-        return super()._complete(messages, self._reselect(params))
-
-    async def _acomplete(
-        self, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> Completion:
-        try:
-            return await super()._acomplete(messages, params)
-        except ProviderError as exc:
-            if not self._reselectable(exc, params):
-                raise
-        return await super()._acomplete(messages, await self._areselect(params))
-
-    def _stream(
-        self, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> Generator[StreamPart, None, None]:
-        started = False
-        try:
-            with closing(super()._stream(messages, params)) as parts:
-                for part in parts:
-                    started = True
-                    yield part
-            return
-        except ProviderError as exc:
-            if started or not self._reselectable(exc, params):
-                raise
-        yield from super()._stream(messages, self._reselect(params))
-
-    async def _astream(
-        self, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> AsyncGenerator[StreamPart, None]:
-        started = False
-        try:
-            async with aclosing(super()._astream(messages, params)) as parts:
-                async for part in parts:
-                    started = True
-                    yield part
-            return
-        except ProviderError as exc:
-            if started or not self._reselectable(exc, params):
-                raise
-        again = super()._astream(messages, await self._areselect(params))
-        async with aclosing(again):
-            async for part in again:
-                yield part
 
 
 __all__ = ["LMSTUDIO_API_BASE", "PLACEHOLDER_MODEL", "LMStudioProvider", "ModelChoice"]

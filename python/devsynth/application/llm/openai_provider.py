@@ -7,25 +7,14 @@ comes from ``api_key`` or ``OPENAI_API_KEY`` and travels only in the Authorizati
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncGenerator, Generator, Mapping
-from contextlib import aclosing, closing
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import orjson
-
-from devsynth.application.llm.base import BaseProvider, StreamPart
-from devsynth.application.llm.error_mapping import error_from_response
-from devsynth.application.llm.http import HttpClient, JsonResponse, client_for
-from devsynth.application.llm.secrets import Hidden
+from devsynth.application.llm.http import JsonResponse
+from devsynth.application.llm.http_provider import HttpProvider, WireStream
 from devsynth.application.llm.sse import SSEEvent
-from devsynth.domain.errors import (
-    AuthenticationError,
-    ContextLengthExceededError,
-    ProviderError,
-    StreamInterruptedError,
-)
-from devsynth.domain.llm import Completion, Parameters, Usage
+from devsynth.domain.errors import ProviderError
+from devsynth.domain.llm import Completion, Usage
 
 OPENAI_API_BASE = "https://api.openai.com/v1"
 
@@ -46,7 +35,7 @@ _BODY_FIELDS = (
 )
 
 
-class OpenAIProvider(BaseProvider):
+class OpenAIProvider(HttpProvider):
     """OpenAI's chat completions API, sync and async, streamed or not."""
 
     name: ClassVar[str] = "openai"
@@ -55,35 +44,14 @@ class OpenAIProvider(BaseProvider):
         "model": "gpt-4o-mini",
         "embedding_model": "text-embedding-3-small",
     }
+    chat_path: ClassVar[str] = "/chat/completions"
     api_key_env: ClassVar[str | None] = "OPENAI_API_KEY"
-    connect_hint: ClassVar[str] = ""
-
-    def __init__(self, parameters: Parameters | None = None) -> None:
-        super().__init__(parameters)
-        key = self._parameters.get("api_key")
-        if not key and self.api_key_env:
-            key = os.environ.get(self.api_key_env) or None
-        if not key and self.requires_key():
-            raise AuthenticationError(
-                f"No API key for {self.name}: set {self.api_key_env} or pass api_key",
-                provider=self.name,
-            )
-        self._api_key: Hidden[str | None] = Hidden(str(key) if key else None)
-        self._parameters.pop("api_key", None)  # kept in one private place only
-        self.http: HttpClient = client_for(
-            self.name,
-            self._parameters,
-            base_url=str(self._parameters["api_base"]),
-            headers=self._auth_headers(),
-            secrets=self._secrets(),
-            connect_hint=self.connect_hint,
-        )
 
     def requires_key(self) -> bool:
         """A key is required by OpenAI itself; other servers on its wire format may not."""
         return str(self._parameters.get("api_base", "")).rstrip("/") == OPENAI_API_BASE
 
-    def _auth_headers(self) -> dict[str, str]:
+    def _headers(self) -> dict[str, str]:
         headers = {}
         if self._api_key.value:
             headers["authorization"] = f"Bearer {self._api_key.value}"
@@ -110,15 +78,8 @@ class OpenAIProvider(BaseProvider):
             "stream_options": {"include_usage": True},
         }
 
-    def _in_band_error(
-        self, payload: Mapping[str, Any], status: int | None, rid: str | None
-    ) -> ProviderError:
-        error = error_from_response(self.name, status, payload, secrets=self._secrets())
-        error.request_id = error.request_id or rid
-        return error
-
-    def _secrets(self) -> list[str]:
-        return [self._api_key.value] if self._api_key.value else []
+    def _stream_state(self, params: dict[str, Any]) -> WireStream:
+        return _ChatStream(self, params)
 
     def _completion(self, response: JsonResponse) -> Completion:
         data = response.data
@@ -149,47 +110,7 @@ class OpenAIProvider(BaseProvider):
             request_id=response.request_id or data.get("id"),
         )
 
-    # -- hooks -----------------------------------------------------------------------------
-
-    def _complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
-        return self._completion(
-            self.http.post_json("/chat/completions", self._body(messages, params))
-        )
-
-    async def _acomplete(
-        self, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> Completion:
-        response = await self.http.apost_json("/chat/completions", self._body(messages, params))
-        return self._completion(response)
-
-    def _stream(
-        self, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> Generator[StreamPart, None, None]:
-        state = _StreamState(self, params)
-        events = self.http.stream_events(
-            "POST", "/chat/completions", self._stream_body(messages, params), state.on_headers
-        )
-        with closing(events):
-            for event in events:
-                yield from state.feed(event)
-                if state.done:
-                    break
-        yield state.finish()
-
-    async def _astream(
-        self, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> AsyncGenerator[StreamPart, None]:
-        state = _StreamState(self, params)
-        events = self.http.astream_events(
-            "POST", "/chat/completions", self._stream_body(messages, params), state.on_headers
-        )
-        async with aclosing(events):
-            async for event in events:
-                for part in state.feed(event):
-                    yield part
-                if state.done:
-                    break
-        yield state.finish()
+    # -- embeddings and models -------------------------------------------------------------
 
     def _embedding_body(self, text: str, params: dict[str, Any]) -> dict[str, Any]:
         return {"model": params.get("embedding_model") or params["model"], "input": text}
@@ -223,44 +144,21 @@ class OpenAIProvider(BaseProvider):
     async def alist_models(self) -> list[str]:
         return _model_ids((await self.http.aget_json("/models")).data)
 
-    def _close(self) -> None:
-        self.http.close()
 
-    async def _aclose(self) -> None:
-        await self.http.aclose()
+class _ChatStream(WireStream):
+    """A chat-completions stream: ``choices[].delta`` chunks, then usage, then ``[DONE]``."""
 
-
-class _StreamState:
-    """What a chat-completions stream has told so far; shared by the sync and async paths."""
-
-    def __init__(self, provider: OpenAIProvider, params: dict[str, Any]) -> None:
-        self.provider = provider
-        self.model: str | None = params.get("model")
-        self.request_id: str | None = None
-        self.finish_reason: str | None = None
-        self.usage: Usage | None = None
-        self.done = False
-
-    def on_headers(self, headers: Mapping[str, str]) -> None:
-        self.request_id = headers.get("x-request-id") or headers.get("request-id")
+    terminator: ClassVar[str] = "[DONE]"
 
     def feed(self, event: SSEEvent) -> list[str]:
-        data = event.data.strip()
-        if data == "[DONE]":
+        if event.data.strip() == "[DONE]":
             self.done = True
             return []
-        try:
-            payload = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise StreamInterruptedError(
-                f"{self.provider.name} sent a stream event that is not JSON",
-                provider=self.provider.name,
-                request_id=self.request_id,
-            ) from None
-        if not isinstance(payload, Mapping):
-            return []
+        return super().feed(event)
+
+    def handle(self, event: SSEEvent, payload: Mapping[str, Any]) -> list[str]:
         if payload.get("error") or event.event == "error":
-            raise self._error(payload)
+            raise self.error(payload)
         self.model = payload.get("model") or self.model
         if payload.get("usage"):
             self.usage = _usage(payload["usage"])
@@ -273,33 +171,6 @@ class _StreamState:
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         return texts
-
-    def _error(self, payload: Mapping[str, Any]) -> ProviderError:
-        error = self.provider._in_band_error(payload, None, self.request_id)
-        if isinstance(error, ContextLengthExceededError):
-            return error
-        return StreamInterruptedError(
-            f"The {self.provider.name} stream ended with an error: {error.message}",
-            provider=self.provider.name,
-            error_type=error.error_type,
-            request_id=self.request_id,
-        )
-
-    def finish(self) -> Completion:
-        if not self.done:
-            raise StreamInterruptedError(
-                f"The {self.provider.name} stream ended before [DONE]",
-                provider=self.provider.name,
-                request_id=self.request_id,
-            )
-        return Completion(
-            text="",
-            provider=self.provider.name,
-            model=self.model,
-            usage=self.usage,
-            finish_reason=self.finish_reason,
-            request_id=self.request_id,
-        )
 
 
 def _usage(raw: object) -> Usage | None:

@@ -1,0 +1,293 @@
+"""HttpProvider: what every provider that talks to an HTTP API shares, whatever its wire format.
+
+It owns the API key (hidden, never in ``parameters``), the :class:`HttpClient`, the request
+and stream loops of the :class:`~devsynth.application.llm.base.BaseProvider` hooks and
+closing. A wire format (OpenAI's chat completions, Anthropic's Messages API) fills in:
+
+=======================  ===========================================================
+``chat_path``            where completions are requested (``/chat/completions``)
+``_body``                the request body for a list of chat messages
+``_stream_body``         the same, asking for a stream (default: ``"stream": true``)
+``_completion``          a decoded response -> :class:`Completion`
+``_stream_state``        a :class:`WireStream` that folds the stream's events
+``_headers``             the headers that carry the key and API version
+``_base_url``            the client's base URL (default: ``api_base``)
+``requires_key``         whether a missing key is an error (default: never)
+``_can_recover``         whether a failed request is worth one more try, with the
+/ ``_recover``           parameters ``_recover`` settles (default: never)
+=======================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncGenerator, Generator, Mapping
+from contextlib import aclosing, closing
+from typing import Any, ClassVar
+
+import orjson
+
+from devsynth.application.llm.base import BaseProvider, StreamPart
+from devsynth.application.llm.error_mapping import error_from_response, request_id_from
+from devsynth.application.llm.http import HttpClient, JsonResponse, client_for
+from devsynth.application.llm.secrets import Hidden
+from devsynth.application.llm.sse import SSEEvent
+from devsynth.domain.errors import (
+    AuthenticationError,
+    ContextLengthExceededError,
+    ProviderError,
+    StreamInterruptedError,
+)
+from devsynth.domain.llm import Completion, Parameters, Usage
+
+
+class HttpProvider(BaseProvider):
+    """A provider behind an HTTP API; subclasses supply the wire format (see the module)."""
+
+    chat_path: ClassVar[str] = "/chat/completions"
+    api_key_env: ClassVar[str | None] = None
+    connect_hint: ClassVar[str] = ""
+
+    def __init__(self, parameters: Parameters | None = None) -> None:
+        super().__init__(parameters)
+        key = self._parameters.pop("api_key", None)  # kept in one private place only
+        if not key and self.api_key_env:
+            key = os.environ.get(self.api_key_env) or None
+        if not key and self.requires_key():
+            raise AuthenticationError(
+                f"No API key for {self.name}: set {self.api_key_env} or pass api_key",
+                provider=self.name,
+            )
+        self._api_key: Hidden[str | None] = Hidden(str(key) if key else None)
+        self.http: HttpClient = client_for(
+            self.name,
+            self._parameters,
+            base_url=self._base_url(),
+            headers=self._headers(),
+            secrets=self._secrets(),
+            connect_hint=self.connect_hint,
+        )
+
+    # -- what a wire format provides --------------------------------------------------------
+
+    def requires_key(self) -> bool:
+        """Whether this server refuses requests without a key (checked at creation)."""
+        return False
+
+    def _base_url(self) -> str:
+        return str(self._parameters["api_base"])
+
+    def _headers(self) -> dict[str, str]:
+        return {}
+
+    def _body(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement _body")
+
+    def _stream_body(
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {**self._body(messages, params), "stream": True}
+
+    def _completion(self, response: JsonResponse) -> Completion:
+        raise NotImplementedError(f"{type(self).__name__} must implement _completion")
+
+    def _stream_state(self, params: dict[str, Any]) -> WireStream:
+        raise NotImplementedError(f"{type(self).__name__} must implement _stream_state")
+
+    # -- shared ----------------------------------------------------------------------------
+
+    def _secrets(self) -> list[str]:
+        return [self._api_key.value] if self._api_key.value else []
+
+    def _in_band_error(
+        self, payload: Mapping[str, Any], status: int | None, rid: str | None
+    ) -> ProviderError:
+        """The exception for an error object inside a 200 reply or a stream event."""
+        error = error_from_response(self.name, status, payload, secrets=self._secrets())
+        error.request_id = error.request_id or rid
+        return error
+
+    # -- recovery: one more try with other parameters (LM Studio: the model went away) -------
+
+    def _can_recover(self, exc: ProviderError, params: Mapping[str, Any]) -> bool:
+        """Whether ``exc`` is worth one more try with :meth:`_recover`'s parameters."""
+        return False
+
+    def _recover(self, params: dict[str, Any]) -> dict[str, Any]:
+        return params
+
+    async def _arecover(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._recover(params)
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def _complete(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
+        try:
+            return self._complete_once(messages, params)
+        except ProviderError as exc:
+            if not self._can_recover(exc, params):
+                raise
+        return self._complete_once(messages, self._recover(params))
+
+    async def _acomplete(
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> Completion:
+        try:
+            return await self._acomplete_once(messages, params)
+        except ProviderError as exc:
+            if not self._can_recover(exc, params):
+                raise
+        return await self._acomplete_once(messages, await self._arecover(params))
+
+    def _stream(
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> Generator[StreamPart, None, None]:
+        started = False
+        try:
+            with closing(self._stream_once(messages, params)) as parts:
+                for part in parts:
+                    started = True
+                    yield part
+            return
+        except ProviderError as exc:
+            if started or not self._can_recover(exc, params):
+                raise
+        yield from self._stream_once(messages, self._recover(params))
+
+    async def _astream(
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> AsyncGenerator[StreamPart, None]:
+        started = False
+        try:
+            async with aclosing(self._astream_once(messages, params)) as parts:
+                async for part in parts:
+                    started = True
+                    yield part
+            return
+        except ProviderError as exc:
+            if started or not self._can_recover(exc, params):
+                raise
+        again = self._astream_once(messages, await self._arecover(params))
+        async with aclosing(again):
+            async for part in again:
+                yield part
+
+    # -- one request -----------------------------------------------------------------------
+
+    def _complete_once(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
+        return self._completion(self.http.post_json(self.chat_path, self._body(messages, params)))
+
+    async def _acomplete_once(
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> Completion:
+        response = await self.http.apost_json(self.chat_path, self._body(messages, params))
+        return self._completion(response)
+
+    def _stream_once(
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> Generator[StreamPart, None, None]:
+        state = self._stream_state(params)
+        events = self.http.stream_events(
+            "POST", self.chat_path, self._stream_body(messages, params), state.on_headers
+        )
+        with closing(events):
+            for event in events:
+                yield from state.feed(event)
+                if state.done:
+                    break
+        yield state.finish()
+
+    async def _astream_once(
+        self, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> AsyncGenerator[StreamPart, None]:
+        state = self._stream_state(params)
+        events = self.http.astream_events(
+            "POST", self.chat_path, self._stream_body(messages, params), state.on_headers
+        )
+        async with aclosing(events):
+            async for event in events:
+                for part in state.feed(event):
+                    yield part
+                if state.done:
+                    break
+        yield state.finish()
+
+    def _close(self) -> None:
+        self.http.close()
+
+    async def _aclose(self) -> None:
+        await self.http.aclose()
+
+
+class WireStream:
+    """What one streamed response has told so far; shared by the sync and async loops.
+
+    A wire format implements :meth:`handle` (one decoded event -> text chunks, updating
+    ``model``, ``usage``, ``finish_reason`` and ``done``) and names its ``terminator``.
+    """
+
+    terminator: ClassVar[str] = "its end"
+
+    def __init__(self, provider: HttpProvider, params: Mapping[str, Any]) -> None:
+        self.provider = provider
+        self.model: str | None = params.get("model")
+        self.request_id: str | None = None
+        self.message_id: str | None = None  # the body's id, when the headers carry none
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.done = False
+
+    @property
+    def name(self) -> str:
+        return self.provider.name
+
+    def on_headers(self, headers: Mapping[str, str]) -> None:
+        self.request_id = request_id_from(headers)
+
+    def feed(self, event: SSEEvent) -> list[str]:
+        try:
+            payload = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            raise StreamInterruptedError(
+                f"{self.name} sent a stream event that is not JSON",
+                provider=self.name,
+                request_id=self.request_id,
+            ) from None
+        if not isinstance(payload, Mapping):
+            return []
+        return self.handle(event, payload)
+
+    def handle(self, event: SSEEvent, payload: Mapping[str, Any]) -> list[str]:
+        raise NotImplementedError(f"{type(self).__name__} must implement handle")
+
+    def error(self, payload: Mapping[str, Any]) -> ProviderError:
+        """The exception for an error event: a context overflow stays what it is (the caller
+        can shorten the prompt); anything else interrupted the stream."""
+        error = self.provider._in_band_error(payload, None, self.request_id)
+        if isinstance(error, ContextLengthExceededError):
+            return error
+        return StreamInterruptedError(
+            f"The {self.name} stream ended with an error: {error.message}",
+            provider=self.name,
+            error_type=error.error_type,
+            request_id=self.request_id,
+        )
+
+    def finish(self) -> Completion:
+        if not self.done:
+            raise StreamInterruptedError(
+                f"The {self.name} stream ended before {self.terminator}",
+                provider=self.name,
+                request_id=self.request_id,
+            )
+        return Completion(
+            text="",
+            provider=self.name,
+            model=self.model,
+            usage=self.usage,
+            finish_reason=self.finish_reason,
+            request_id=self.request_id or self.message_id,
+        )
+
+
+__all__ = ["HttpProvider", "WireStream"]
