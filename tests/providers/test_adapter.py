@@ -22,6 +22,7 @@ from devsynth.adapters.llm.llm_adapter import (
 from devsynth.application.llm import fallback as fallback_module
 from devsynth.application.llm.anthropic_provider import AnthropicProvider
 from devsynth.application.llm.base import BaseProvider
+from devsynth.application.llm.config import ConfigurationWarning
 from devsynth.application.llm.fallback import FallbackProvider
 from devsynth.application.llm.lmstudio_provider import LMStudioProvider
 from devsynth.application.llm.offline_provider import OfflineProvider
@@ -300,6 +301,22 @@ def test_env_can_switch_offline_mode_off(tmp_path: Path, monkeypatch: pytest.Mon
         LLMProviderConfig("openai", {"api_key": "sk-1234567"})
     )
     assert isinstance(provider, OpenAIProvider)
+
+
+@pytest.mark.parametrize("value", ["", "maybe"])
+def test_empty_or_unreadable_env_never_switches_offline_mode_off(
+    value: str, server: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "devsynth.toml").write_text("offline_mode = true\n")
+    monkeypatch.setenv("DEVSYNTH_OFFLINE", value)
+    lmstudio_routes(server)
+    with pytest.warns(ConfigurationWarning, match="DEVSYNTH_OFFLINE"):
+        provider = LLMBackendAdapter().create_provider(
+            LLMProviderConfig("lmstudio", {"api_base": server.url + "/v1"})
+        )
+    assert isinstance(provider, OfflineProvider)
+    provider.generate("Hi")
+    assert server.requests == []  # failed closed: nothing left the machine
 
 
 def test_offline_mode_passes_the_offline_section(tmp_path: Path) -> None:

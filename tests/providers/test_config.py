@@ -1,17 +1,24 @@
-"""The project configuration (devsynth.toml) and its TOML reader, on every Python."""
+"""The project configuration (devsynth.toml), read alike on every supported Python."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from devsynth.application.llm.config import (
+    ConfigurationWarning,
     find_config_file,
     load_project_config,
     offline_mode_enabled,
 )
-from devsynth.application.llm.toml_compat import loads, loads_subset
 from devsynth.errors import ConfigurationError
 
 SAMPLE = """\
@@ -21,6 +28,9 @@ offline_mode = true   # no remote calls
 [offline_provider]
 model_path = "models/tiny"
 embedding_model_path = 'C:\\raw\\path'
+execution_providers = [
+    "CPUExecutionProvider",  # comments and a trailing comma inside a multi-line array
+]
 
 [llm]
 provider = "lmstudio"
@@ -31,60 +41,168 @@ api_base = "http://localhost:1234/v1"
 max_tokens = 1_024
 temperature = 0.0
 ratio = -1.5e3
-"quoted key" = "tab\\there \\u00e9"
+mask = 0xff
+"quoted key" = "tab\\there \\u00e9 \\U0001F600"
 nested.key = false
+timeout = { connect = 5, read = 60.5 }
+headers = { "x-team" = "tokens", retries = [1, 2, 3] }
+system_prompt = \"\"\"
+You are terse.
+  Keep "quotes" and \\
+  join continued lines.\"\"\"
+literal_block = '''
+C:\\no\\escapes here'''
+released = 2024-05-01T12:30:00Z
+day = 2024-05-01
+
+[[llm.servers]]
+name = "a"
+
+[[llm.servers]]
+name = "b"
 """
 
-
-EXPECTED = {
-    "offline_mode": True,
-    "offline_provider": {"model_path": "models/tiny", "embedding_model_path": "C:\\raw\\path"},
-    "llm": {
-        "provider": "lmstudio",
-        "fallback": ["openai", "offline"],
-        "lmstudio": {
-            "api_base": "http://localhost:1234/v1",
-            "max_tokens": 1024,
-            "temperature": 0.0,
-            "ratio": -1500.0,
-            "quoted key": "tab\there \u00e9",
-            "nested": {"key": False},
-        },
-    },
+LMSTUDIO = {
+    "api_base": "http://localhost:1234/v1",
+    "max_tokens": 1024,
+    "temperature": 0.0,
+    "ratio": -1500.0,
+    "mask": 255,
+    "quoted key": "tab\there \u00e9 \U0001f600",
+    "nested": {"key": False},
+    "timeout": {"connect": 5, "read": 60.5},
+    "headers": {"x-team": "tokens", "retries": [1, 2, 3]},
+    "system_prompt": 'You are terse.\n  Keep "quotes" and join continued lines.',
+    "literal_block": "C:\\no\\escapes here",
 }
 
 
-def test_subset_parser_reads_the_sample() -> None:
-    assert loads_subset(SAMPLE) == EXPECTED
-    assert loads(SAMPLE) == EXPECTED
+def test_a_feature_rich_file_loads(tmp_path: Path) -> None:
+    (tmp_path / "devsynth.toml").write_text(SAMPLE, encoding="utf-8")
+    config = load_project_config()
+    assert config.offline_mode is True
+    assert config.provider == "lmstudio"
+    parameters = config.provider_parameters("lmstudio")
+    assert {k: parameters[k] for k in LMSTUDIO} == LMSTUDIO
+    assert str(parameters["released"]) == "2024-05-01 12:30:00+00:00"
+    assert str(parameters["day"]) == "2024-05-01"
+    assert config.section("llm")["servers"] == [{"name": "a"}, {"name": "b"}]
+    assert config.section("llm")["fallback"] == ["openai", "offline"]
+    assert config.section("offline_provider")["execution_providers"] == ["CPUExecutionProvider"]
 
 
-def test_subset_parser_agrees_with_tomllib() -> None:
-    tomllib = pytest.importorskip("tomllib")
-    assert tomllib.loads(SAMPLE) == EXPECTED
+# What each interpreter prints for the sample: the parsed file and what the accessors make of
+# it, as JSON (dates as text).
+_DUMP = """\
+import json, sys
+from devsynth.application.llm.config import load_project_config
+config = load_project_config(sys.argv[1])
+print(json.dumps({
+    "data": config.data,
+    "offline_mode": config.offline_mode,
+    "provider": config.provider,
+    "lmstudio": config.provider_parameters("lmstudio"),
+    "offline_provider": config.section("offline_provider"),
+    "version": list(sys.version_info[:2]),
+}, default=str, sort_keys=True))
+"""
+SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "a = {b = 1}",  # inline table
-        'a = """x"""',  # multi-line string
-        "[[servers]]",  # array of tables
-        "a = 1\na = 2",  # duplicate key
-        'a = "unterminated',
-        "a = [1,\n2]",  # multi-line array
-        "= 1",
-        "a = 1 b",
-    ],
-)
-def test_subset_parser_refuses_what_it_does_not_read(text: str) -> None:
-    with pytest.raises(ConfigurationError, match="line"):
-        loads_subset(text)
+def _interpreter(version: str) -> str | None:
+    """An interpreter of ``version``: pyenv's, else one on PATH; ``None`` when none runs."""
+    root = Path(os.environ.get("PYENV_ROOT", "~/.pyenv")).expanduser()
+    candidates = [str(p) for p in sorted(root.glob(f"versions/{version}.*/bin/python{version}"))]
+    on_path = shutil.which(f"python{version}")
+    candidates += [on_path] if on_path else []
+    for candidate in candidates:
+        check = subprocess.run(
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+        )
+        if check.returncode == 0 and check.stdout.strip() == version:
+            return candidate
+    return None
 
 
-def test_invalid_toml_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError):
-        loads("a = ")
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package's Python sources (no extension: the config needs none) and tomli's pure
+    Python source, for interpreters that are not this one."""
+    import devsynth
+
+    root = tmp_path_factory.mktemp("sources")
+    shutil.copytree(
+        Path(devsynth.__file__).parent,
+        root / "devsynth",
+        ignore=shutil.ignore_patterns("*.so", "*.pyd", "__pycache__", "*.tiktoken", "*.onnx"),
+    )
+    spec = importlib.util.find_spec("tomli")
+    if spec is not None and spec.submodule_search_locations:
+        (root / "vendor" / "tomli").mkdir(parents=True)
+        for source in Path(next(iter(spec.submodule_search_locations))).glob("*.py"):
+            shutil.copy(source, root / "vendor" / "tomli" / source.name)
+    return root
+
+
+def _dump(python: str, sources: Path, config: Path) -> dict[str, Any]:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{sources}:{sources / 'vendor'}"}
+    result = subprocess.run(
+        [python, "-s", "-c", _DUMP, str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=config.parent,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    dumped: dict[str, Any] = json.loads(result.stdout)
+    return dumped
+
+
+@pytest.mark.parametrize("version", SUPPORTED)
+def test_the_same_file_loads_alike_on_every_supported_python(
+    version: str, sources: Path, tmp_path: Path
+) -> None:
+    python = _interpreter(version)
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine")
+    if version == "3.10" and not (sources / "vendor" / "tomli").is_dir():
+        pytest.skip("tomli (a test dependency) is not installed")
+    config = tmp_path / "devsynth.toml"
+    config.write_text(SAMPLE, encoding="utf-8")
+    here = _dump(sys.executable, sources, config)
+    there = _dump(python, sources, config)
+    assert there.pop("version") == [int(n) for n in version.split(".")]
+    here.pop("version")
+    assert there == here
+    assert {k: there["lmstudio"][k] for k in LMSTUDIO} == LMSTUDIO
+
+
+def test_invalid_toml_is_a_configuration_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "devsynth.toml").write_text("a = ")
+    with pytest.raises(ConfigurationError, match=r"devsynth\.toml is not valid TOML"):
+        load_project_config()
+
+
+def test_invalid_utf8_is_a_configuration_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "devsynth.toml").write_bytes(b'offline_mode = true\nname = "caf\xe9"\n')
+    with pytest.raises(
+        ConfigurationError, match=r"devsynth\.toml is not valid UTF-8 \(line 2, byte 31\)"
+    ):
+        load_project_config()
+
+
+@pytest.mark.parametrize("opening", ["[", "{a="], ids=["arrays", "inline-tables"])
+def test_deep_nesting_is_a_configuration_error_naming_the_file(
+    opening: str, tmp_path: Path
+) -> None:
+    closing = {"[": "]", "{a=": "}"}[opening]
+    depth = 100_000
+    (tmp_path / "devsynth.toml").write_text(f"x = {opening * depth}1{closing * depth}\n")
+    with pytest.raises(ConfigurationError, match=r"devsynth\.toml"):
+        load_project_config()
 
 
 def test_file_is_found_from_a_subdirectory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,11 +249,18 @@ def test_devsynth_offline_overrides_the_file(
     assert offline_mode_enabled() is expected
 
 
-def test_bad_values_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DEVSYNTH_OFFLINE", "maybe")
-    with pytest.raises(ConfigurationError, match="DEVSYNTH_OFFLINE"):
-        offline_mode_enabled()
-    monkeypatch.delenv("DEVSYNTH_OFFLINE")
+@pytest.mark.parametrize("value", ["", "   ", "maybe", "flase", "2"])
+@pytest.mark.parametrize("in_file", [True, False])
+def test_an_empty_or_unreadable_devsynth_offline_fails_closed(
+    value: str, in_file: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "devsynth.toml").write_text(f"offline_mode = {str(in_file).lower()}\n")
+    monkeypatch.setenv("DEVSYNTH_OFFLINE", value)
+    with pytest.warns(ConfigurationWarning, match="DEVSYNTH_OFFLINE is .*taking true"):
+        assert offline_mode_enabled() is True
+
+
+def test_bad_values_in_the_file_are_reported(tmp_path: Path) -> None:
     (tmp_path / "devsynth.toml").write_text('offline_mode = "yes"\n')
     with pytest.raises(ConfigurationError, match="offline_mode"):
         offline_mode_enabled()

@@ -14,27 +14,44 @@
     api_base = "http://localhost:1234/v1"
 
 ``DEVSYNTH_CONFIG`` names the file explicitly. ``DEVSYNTH_OFFLINE`` overrides ``offline_mode``
-(``1``/``true``/``yes``/``on``, or ``0``/``false``/``no``/``off``); ``DEVSYNTH_PROVIDER``
-overrides ``llm.provider``. Secrets belong in the environment, not in this file.
+(``1``/``true``/``yes``/``on``, or ``0``/``false``/``no``/``off``); an empty or unreadable value
+fails closed: offline mode stays on, with a warning, so a typo never lets requests out.
+``DEVSYNTH_PROVIDER`` overrides ``llm.provider``. Secrets belong in the environment, not in
+this file.
+
+The file is read with the standard library's ``tomllib`` (3.11+) or ``tomli``, the same
+parser, on 3.10. Whatever is wrong with it (not TOML, not UTF-8, nested too deeply) is a
+ConfigurationError naming the file.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from devsynth.domain.errors import ConfigurationError
 
 CONFIG_FILE = "devsynth.toml"
 _TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 
-def env_flag(name: str) -> bool | None:
-    """A yes/no environment variable; ``None`` when unset."""
+class ConfigurationWarning(UserWarning):
+    """A setting that could not be read and was replaced by the safe choice."""
+
+
+def env_flag(name: str, *, unreadable: bool) -> bool | None:
+    """A yes/no environment variable; ``None`` when unset.
+
+    An empty or unrecognised value gives ``unreadable`` (the safe choice for this flag), with
+    a :class:`ConfigurationWarning`: a typo must never flip a safety switch the wrong way.
+    """
     value = os.environ.get(name)
     if value is None:
         return None
@@ -43,7 +60,17 @@ def env_flag(name: str) -> bool | None:
         return True
     if lowered in _FALSE:
         return False
-    raise ConfigurationError(f"{name} must be 1/0, true/false, yes/no or on/off, not {value!r}")
+    shown = (
+        "empty"
+        if not lowered
+        else f"{value[:40]!r}, which is not 1/0, true/false, yes/no or on/off"
+    )
+    warnings.warn(
+        f"{name} is {shown}; taking {str(unreadable).lower()}",
+        ConfigurationWarning,
+        stacklevel=3,
+    )
+    return unreadable
 
 
 @dataclass(frozen=True)
@@ -55,7 +82,7 @@ class ProjectConfig:
 
     @property
     def offline_mode(self) -> bool:
-        from_env = env_flag("DEVSYNTH_OFFLINE")
+        from_env = env_flag("DEVSYNTH_OFFLINE", unreadable=True)  # fail closed
         if from_env is not None:
             return from_env
         value = self.data.get("offline_mode", False)
@@ -109,21 +136,39 @@ def find_config_file(start: Path | None = None) -> Path | None:
     return None
 
 
+def _tomllib() -> ModuleType:
+    # tomllib joined the standard library in 3.11; tomli is the same parser for 3.10.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    return tomllib
+
+
 def load_project_config(path: str | os.PathLike[str] | None = None) -> ProjectConfig:
     """The project configuration from ``path``, or from :func:`find_config_file`."""
-    from devsynth.application.llm.toml_compat import loads
-
     found = Path(path) if path is not None else find_config_file()
     if found is None:
         return ProjectConfig()
     try:
-        text = found.read_text(encoding="utf-8")
+        raw = found.read_bytes()
     except OSError as exc:
-        raise ConfigurationError(f"cannot read {found}: {exc}") from None
+        raise ConfigurationError(f"cannot read {found}: {exc.strerror or exc}") from None
     try:
-        return ProjectConfig(loads(text), found)
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{found}: {exc}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigurationError(
+            f"{found} is not valid UTF-8 (line {line}, byte {exc.start}): TOML files are UTF-8"
+        ) from None
+    tomllib = _tomllib()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{found} is not valid TOML: {exc}") from None
+    except RecursionError:  # deeply nested arrays or inline tables
+        raise ConfigurationError(f"{found} is nested too deeply to read") from None
+    return ProjectConfig(data, found)
 
 
 def offline_mode_enabled(config: ProjectConfig | None = None) -> bool:
@@ -133,6 +178,7 @@ def offline_mode_enabled(config: ProjectConfig | None = None) -> bool:
 
 __all__ = [
     "CONFIG_FILE",
+    "ConfigurationWarning",
     "ProjectConfig",
     "env_flag",
     "find_config_file",
