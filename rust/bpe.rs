@@ -563,6 +563,10 @@ mod tests {
             let mut v = Vec::new();
             merge_small(vocab, piece, &mut |r, _| v.push(r)).unwrap();
             results.push(v);
+            // The portable twin of the AVX2 build, which is what runs off x86-64.
+            let mut v = Vec::new();
+            merge_small_sized(vocab, piece, &mut |r, _| v.push(r)).unwrap();
+            results.push(v);
         }
         if piece.len() >= 2 {
             let mut v = Vec::new();
