@@ -12,17 +12,22 @@
         ├── AuthenticationError                    401, missing or invalid API key
         ├── PermissionDeniedError                  403
         ├── NotFoundError                          404, unknown model or path
-        ├── RateLimitError                         429
-        ├── BadRequestError                        400, 422
+        ├── RateLimitError                         429, retried
+        │   └── QuotaExceededError                 no credit left: 429 insufficient_quota,
+        │                                          402; never retried
+        ├── BadRequestError                        400, 413, 422
         │   └── ContextLengthExceededError         the prompt does not fit the model's window
         │                                          (also a TokenLimitExceededError)
-        ├── ServerError                            5xx, 529 overloaded
+        ├── ServerError                            5xx, 529 overloaded; retried
+        │   └── ConflictError                      409 (a concurrent change, e.g. a lock held
+        │                                          elsewhere); retried, as the SDKs do
         ├── ProviderConnectionError                the server cannot be reached
         ├── ProviderTimeoutError                   connect, read or total timeout
         ├── StreamInterruptedError                 a stream ended early or with an error event
         └── UnsupportedOperationError              e.g. embeddings from Anthropic
 
-Provider errors keep what the provider said (status, error type, request id); none of them
+A server's ``x-should-retry: true`` or ``false`` overrides which statuses are retried, both
+ways. Provider errors keep what the provider said (status, error type, request id); none of them
 ever holds an API key.
 """
 
@@ -120,6 +125,11 @@ class RateLimitError(ProviderError):
         self.retry_after = retry_after
 
 
+class QuotaExceededError(RateLimitError):
+    """No credit or quota left (429 ``insufficient_quota``, 402): waiting will not help, so it
+    is never retried."""
+
+
 class BadRequestError(ProviderError):
     """The provider refused the request as malformed (400, 422)."""
 
@@ -144,6 +154,11 @@ class ServerError(ProviderError):
     """The provider failed (5xx, or 529 overloaded), after the retries allowed."""
 
 
+class ConflictError(ServerError):
+    """409: the request conflicted with another change on the server (OpenAI and Anthropic
+    use it for transient lock conflicts); retried like a server error."""
+
+
 class ProviderConnectionError(ProviderError):
     """The provider's server could not be reached."""
 
@@ -164,6 +179,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "ConflictError",
     "ContextLengthExceededError",
     "DevSynthError",
     "ModelLoadError",
@@ -172,6 +188,7 @@ __all__ = [
     "ProviderConnectionError",
     "ProviderError",
     "ProviderTimeoutError",
+    "QuotaExceededError",
     "RateLimitError",
     "ServerError",
     "StreamInterruptedError",

@@ -21,11 +21,13 @@ from devsynth.application.llm.secrets import redact
 from devsynth.domain.errors import (
     AuthenticationError,
     BadRequestError,
+    ConflictError,
     ContextLengthExceededError,
     NotFoundError,
     PermissionDeniedError,
     ProviderError,
     ProviderTimeoutError,
+    QuotaExceededError,
     RateLimitError,
     ServerError,
 )
@@ -44,6 +46,8 @@ _SERVER_TYPES = frozenset({"overloaded_error", "api_error", "server_error"})
 _AUTH_TYPES = frozenset({"authentication_error", "invalid_api_key"})
 _PERMISSION_TYPES = frozenset({"permission_error", "permission_denied"})
 _NOT_FOUND_TYPES = frozenset({"not_found_error", "model_not_found"})
+# No credit left: OpenAI's 429 insufficient_quota, and 402 Payment Required (OpenRouter).
+_QUOTA_TYPES = frozenset({"insufficient_quota"})
 
 REQUEST_ID_HEADERS = ("x-request-id", "request-id", "anthropic-request-id")
 
@@ -111,6 +115,8 @@ def error_from_response(
     }
     if is_context_length_error(message, kind, code):
         return ContextLengthExceededError(text, **common)
+    if status == 402 or kind in _QUOTA_TYPES or code in _QUOTA_TYPES:
+        return QuotaExceededError(text, retry_after=retry_after, **common)
     cls = _class_for(status, kind or code)
     if cls is RateLimitError:
         return RateLimitError(text, retry_after=retry_after, **common)
@@ -128,7 +134,9 @@ def _class_for(status: int | None, kind: str | None) -> type[ProviderError]:
         return RateLimitError
     if status == 408:
         return ProviderTimeoutError
-    if (status is not None and (status >= 500 or status == 409)) or kind in _SERVER_TYPES:
+    if status == 409:
+        return ConflictError
+    if (status is not None and status >= 500) or kind in _SERVER_TYPES:
         return ServerError
     if status in (400, 413, 422) or kind == "invalid_request_error":
         return BadRequestError

@@ -6,10 +6,13 @@ Each call:
 
 - retries 408, 409, 429, 5xx, 529 and failed connections with exponential backoff and jitter,
   or after the server's ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date), capped;
-  never 400, 401, 403, 404 or other client errors;
+  never 400, 401, 403, 404 or other client errors, nor a 429 that says the quota is used up;
+  a server's ``x-should-retry: true``/``false`` overrides these rules both ways (as the
+  OpenAI and Anthropic SDKs do);
 - bounds time: connect, read (each wait for data) and total (the whole call, retries and
   their waits included); a stream is bounded by an idle timeout between chunks instead of the
-  total, so a long answer is not cut but a stalled one fails;
+  total, so a long answer is not cut but a stalled one fails. An optional per-attempt bound
+  (the SDKs' meaning of ``timeout``) limits each try, and a try that runs out is retried;
 - maps failures to :mod:`devsynth.errors`, with the API key scrubbed from every message;
 - closes a stream's response however the stream ends (exhausted, failed or closed early), so
   its connection goes back to the pool.
@@ -40,6 +43,7 @@ from devsynth.domain.errors import (
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
+    QuotaExceededError,
     StreamInterruptedError,
 )
 
@@ -51,17 +55,27 @@ _USER_AGENT = f"devsynth-llm/{__version__}"
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds; ``None`` waits forever. ``idle`` bounds the gap between stream chunks."""
+    """Seconds; ``None`` waits forever. ``idle`` bounds the gap between stream chunks.
+
+    ``total`` is the budget of the whole call, retries and their waits included. ``attempt``
+    bounds each try instead (or as well): what the official SDKs call ``timeout``. A try that
+    runs out of its ``attempt`` time is retried like a failed connection.
+    """
 
     connect: float | None = 10.0
     read: float | None = 120.0
     total: float | None = 600.0
     idle: float | None = 120.0
+    attempt: float | None = None
 
     @classmethod
     def from_parameter(cls, value: object) -> Timeouts:
-        """``timeout`` as configured: one number sets all four (connect at most 10 s), a
-        mapping sets some, ``None`` keeps the defaults."""
+        """``timeout`` as configured: one number is the whole call's budget (it sets connect,
+        at most 10 s, read, idle and total), a mapping sets some, ``None`` keeps the defaults.
+
+        A mapping with ``attempt`` but no ``total`` has SDK semantics: each try gets
+        ``attempt`` seconds (and each read as long, unless ``read`` says otherwise), and no
+        budget spans the tries."""
         if value is None:
             return cls()
         if isinstance(value, Timeouts):
@@ -74,16 +88,20 @@ class Timeouts:
                 raise ConfigurationError("timeout must be positive")
             return cls(connect=min(seconds, 10.0), read=seconds, total=seconds, idle=seconds)
         if isinstance(value, Mapping):
-            unknown = set(value) - {"connect", "read", "total", "idle"}
+            unknown = set(value) - {"connect", "read", "total", "idle", "attempt"}
             if unknown:
                 raise ConfigurationError(f"unknown timeout keys: {sorted(unknown)}")
             base = cls()
-            read = _seconds(value.get("read", base.read))
+            attempt = _seconds(value.get("attempt"))
+            per_attempt = attempt is not None and "total" not in value
+            connect = base.connect if attempt is None else min(attempt, 10.0)
+            read = _seconds(value.get("read", attempt if per_attempt else base.read))
             return cls(
-                connect=_seconds(value.get("connect", base.connect)),
+                connect=_seconds(value.get("connect", connect)),
                 read=read,
-                total=_seconds(value.get("total", base.total)),
+                total=None if per_attempt else _seconds(value.get("total", base.total)),
                 idle=_seconds(value.get("idle", read)),
+                attempt=attempt,
             )
         raise ConfigurationError("timeout must be a number of seconds or a mapping")
 
@@ -153,13 +171,15 @@ class JsonResponse:
     request_id: str | None = None
 
 
-def _retry_transport(exc: httpx.HTTPError) -> bool:
-    # A failed or refused connection is safe to retry; a read timeout is not: the server may
-    # be working on the request, and waiting again would blow the caller's time budget.
-    return not isinstance(exc, httpx.TimeoutException) or isinstance(exc, httpx.ConnectTimeout)
-
-
-def _retryable(status: int) -> bool:
+def should_retry(status: int, headers: Mapping[str, str], error: ProviderError) -> bool:
+    """Whether a failed status is worth another try: the server's ``x-should-retry`` first,
+    both ways; then 408, 409, 429, 5xx and 529, except when no quota is left (waiting cannot
+    bring credit back)."""
+    hint = headers.get("x-should-retry", "").strip().lower()
+    if hint in ("true", "false"):
+        return hint == "true"
+    if isinstance(error, QuotaExceededError):
+        return False
     return status in RETRYABLE_STATUSES or 500 <= status <= 599
 
 
@@ -186,6 +206,23 @@ class _Deadline:
             return value
         left = max(left, 0.001)
         return left if value is None else min(value, left)
+
+    def within(self, seconds: float | None) -> _Deadline:
+        """This deadline, or ``seconds`` from now when that comes first (one try's end)."""
+        if seconds is None:
+            return self
+        sooner = _Deadline(seconds)
+        if self.end is not None and sooner.end is not None:
+            sooner.end = min(sooner.end, self.end)
+        return sooner
+
+
+class _TryTimedOut(Exception):
+    """One try ran out of its per-attempt time while the whole call still has some."""
+
+    def __init__(self, error: ProviderTimeoutError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class HttpClient:
@@ -293,7 +330,7 @@ class HttpClient:
 
     def _request_timeout(self, deadline: _Deadline, stream: bool) -> httpx.Timeout:
         t = self.timeouts
-        read = t.idle if stream else deadline.cap(t.read)
+        read = self._stream_read_timeout() if stream else deadline.cap(t.read)
         connect = deadline.cap(t.connect)
         return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
 
@@ -378,61 +415,132 @@ class HttpClient:
             request_id=request_id_from(response.headers),
         )
 
+    def _retry_transport(self, exc: httpx.HTTPError) -> bool:
+        # A failed or refused connection is safe to retry. A read timeout is not, unless each
+        # try has its own time (the SDKs' rule): otherwise the server may still be working on
+        # the request, and waiting again would blow the call's budget.
+        if not isinstance(exc, httpx.TimeoutException) or isinstance(exc, httpx.ConnectTimeout):
+            return True
+        return self.timeouts.attempt is not None
+
+    def _out_of_time(
+        self, limit: _Deadline, deadline: _Deadline, url: str
+    ) -> ProviderTimeoutError | _TryTimedOut:
+        if limit is deadline or deadline.expired():
+            return self._total_timeout(url)
+        return _TryTimedOut(
+            ProviderTimeoutError(
+                f"{self.provider} at {url} took longer than the per-attempt timeout of "
+                f"{self.timeouts.attempt} s",
+                provider=self.provider,
+            )
+        )
+
+    def _read_failed(
+        self, exc: httpx.HTTPError, deadline: _Deadline, url: str
+    ) -> ProviderError | _TryTimedOut:
+        error = self._transport_error(exc, url)
+        retry = self._retry_transport(exc) and not deadline.expired()
+        if isinstance(error, ProviderTimeoutError) and retry:
+            return _TryTimedOut(error)
+        return error
+
+    def _stream_read_timeout(self) -> float | None:
+        idle, attempt = self.timeouts.idle, self.timeouts.attempt
+        if attempt is None or idle is None:
+            return idle if attempt is None else attempt
+        return min(idle, attempt)
+
+    def _stream_error(
+        self, exc: httpx.HTTPError, url: str, request_id: str | None
+    ) -> ProviderError:
+        if isinstance(exc, httpx.TimeoutException):
+            return ProviderTimeoutError(
+                f"{self.provider} at {url} sent nothing for {self._stream_read_timeout()} s "
+                "(stream idle timeout)",
+                provider=self.provider,
+                request_id=request_id,
+            )
+        return StreamInterruptedError(
+            self._message(f"The stream from {self.provider} at {url} broke off: {exc}"),
+            provider=self.provider,
+            request_id=request_id,
+        )
+
+    def _log_retry(self, method: str, url: str, why: str, wait: float, attempt: int) -> None:
+        logger.warning(
+            "%s %s failed (%s); retry %d of %d in %.2f s",
+            method,
+            url,
+            why,
+            attempt + 1,
+            self.retry.max_retries,
+            wait,
+        )
+
     # -- sync ------------------------------------------------------------------------------
 
     def _send(
         self, method: str, path: str, body: Any, stream: bool, deadline: _Deadline
-    ) -> httpx.Response:
-        """A response with a success status (its body unread), after any retries."""
+    ) -> tuple[httpx.Response, bytes]:
+        """A response with a success status, after any retries, and its body read within the
+        try's time (a stream's body is left unread: ``b""``)."""
         client = self.client()
         url = self.url(path)
         attempt = 0
         while True:
-            request = self._build(client, method, path, body, deadline, stream)
+            limit = deadline.within(self.timeouts.attempt)
+            request = self._build(client, method, path, body, limit, stream)
+            headers: Mapping[str, str] | None = None
             try:
                 response = client.send(request, stream=True)
             except httpx.HTTPError as exc:
-                error = self._transport_error(exc, url)
-                wait = self._retry_wait(attempt, deadline, None) if _retry_transport(exc) else None
-                if wait is None:
-                    raise error from None
-                self._log_retry(method, url, str(type(exc).__name__), wait, attempt)
+                error: ProviderError = self._transport_error(exc, url)
+                retry, why = self._retry_transport(exc), type(exc).__name__
             else:
                 if response.is_success:
-                    return response
-                try:
-                    error_body = response.read()
-                except httpx.HTTPError:
-                    error_body = b""
-                finally:
-                    response.close()
-                error = self._status_error(response, error_body)
-                wait = (
-                    self._retry_wait(attempt, deadline, response.headers)
-                    if _retryable(response.status_code)
-                    else None
-                )
-                if wait is None:
-                    raise error
-                self._log_retry(method, url, f"HTTP {response.status_code}", wait, attempt)
+                    if stream:
+                        return response, b""
+                    try:
+                        return response, self._read(response, limit, deadline, url)
+                    except _TryTimedOut as timed_out:
+                        error, retry, why = timed_out.error, True, "per-attempt timeout"
+                else:
+                    try:
+                        error_body = response.read()
+                    except httpx.HTTPError:
+                        error_body = b""
+                    finally:
+                        response.close()
+                    error = self._status_error(response, error_body)
+                    headers = response.headers
+                    retry = should_retry(response.status_code, headers, error)
+                    why = f"HTTP {response.status_code}"
+            wait = self._retry_wait(attempt, deadline, headers) if retry else None
+            if wait is None:
+                raise error
+            self._log_retry(method, url, why, wait, attempt)
             self._sleep(wait)
             attempt += 1
 
-    def request_json(self, method: str, path: str, body: Any = None) -> JsonResponse:
-        deadline = _Deadline(self.timeouts.total)
-        response = self._send(method, path, body, False, deadline)
-        url = self.url(path)
+    def _read(
+        self, response: httpx.Response, limit: _Deadline, deadline: _Deadline, url: str
+    ) -> bytes:
         chunks: list[bytes] = []
         try:
             for chunk in response.iter_bytes():
                 chunks.append(chunk)
-                if deadline.expired():
-                    raise self._total_timeout(url)
+                if limit.expired():
+                    raise self._out_of_time(limit, deadline, url)
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc, url) from None
+            raise self._read_failed(exc, deadline, url) from None
         finally:
             response.close()
-        return self._decode(response, b"".join(chunks))
+        return b"".join(chunks)
+
+    def request_json(self, method: str, path: str, body: Any = None) -> JsonResponse:
+        response, content = self._send(method, path, body, False, _Deadline(self.timeouts.total))
+        return self._decode(response, content)
 
     def get_json(self, path: str) -> JsonResponse:
         return self.request_json("GET", path)
@@ -450,97 +558,83 @@ class HttpClient:
         """Server-sent events of one request, lazily: nothing is sent before the first
         ``next()``. ``on_headers`` sees the response headers (e.g. for the request id).
         Closing the iterator closes the response."""
-        response = self._send(method, path, body, True, _Deadline(self.timeouts.total))
+        response, _ = self._send(method, path, body, True, _Deadline(self.timeouts.total))
         if on_headers is not None:
             on_headers(response.headers)
         url = self.url(path)
+        request_id = request_id_from(response.headers)
         decoder = SSEDecoder()
         try:
             for chunk in response.iter_bytes():
                 yield from decoder.feed(chunk)
             yield from decoder.close()
         except httpx.HTTPError as exc:
-            raise self._stream_error(exc, url) from None
+            raise self._stream_error(exc, url, request_id) from None
         finally:
             response.close()
-
-    def _stream_error(self, exc: httpx.HTTPError, url: str) -> ProviderError:
-        if isinstance(exc, httpx.TimeoutException):
-            return ProviderTimeoutError(
-                f"{self.provider} at {url} sent nothing for {self.timeouts.idle} s "
-                "(stream idle timeout)",
-                provider=self.provider,
-            )
-        return StreamInterruptedError(
-            self._message(f"The stream from {self.provider} at {url} broke off: {exc}"),
-            provider=self.provider,
-        )
-
-    def _log_retry(self, method: str, url: str, why: str, wait: float, attempt: int) -> None:
-        logger.warning(
-            "%s %s failed (%s); retry %d of %d in %.2f s",
-            method,
-            url,
-            why,
-            attempt + 1,
-            self.retry.max_retries,
-            wait,
-        )
 
     # -- async -----------------------------------------------------------------------------
 
     async def _asend(
         self, method: str, path: str, body: Any, stream: bool, deadline: _Deadline
-    ) -> httpx.Response:
+    ) -> tuple[httpx.Response, bytes]:
         client = self.async_client()
         url = self.url(path)
         attempt = 0
         while True:
-            request = self._build(client, method, path, body, deadline, stream)
+            limit = deadline.within(self.timeouts.attempt)
+            request = self._build(client, method, path, body, limit, stream)
+            headers: Mapping[str, str] | None = None
             try:
                 response = await client.send(request, stream=True)
             except httpx.HTTPError as exc:
-                error = self._transport_error(exc, url)
-                wait = self._retry_wait(attempt, deadline, None) if _retry_transport(exc) else None
-                if wait is None:
-                    raise error from None
-                self._log_retry(method, url, str(type(exc).__name__), wait, attempt)
+                error: ProviderError = self._transport_error(exc, url)
+                retry, why = self._retry_transport(exc), type(exc).__name__
             else:
                 if response.is_success:
-                    return response
-                try:
-                    error_body = await response.aread()
-                except httpx.HTTPError:
-                    error_body = b""
-                finally:
-                    await response.aclose()
-                error = self._status_error(response, error_body)
-                wait = (
-                    self._retry_wait(attempt, deadline, response.headers)
-                    if _retryable(response.status_code)
-                    else None
-                )
-                if wait is None:
-                    raise error
-                self._log_retry(method, url, f"HTTP {response.status_code}", wait, attempt)
+                    if stream:
+                        return response, b""
+                    try:
+                        return response, await self._aread(response, limit, deadline, url)
+                    except _TryTimedOut as timed_out:
+                        error, retry, why = timed_out.error, True, "per-attempt timeout"
+                else:
+                    try:
+                        error_body = await response.aread()
+                    except httpx.HTTPError:
+                        error_body = b""
+                    finally:
+                        await response.aclose()
+                    error = self._status_error(response, error_body)
+                    headers = response.headers
+                    retry = should_retry(response.status_code, headers, error)
+                    why = f"HTTP {response.status_code}"
+            wait = self._retry_wait(attempt, deadline, headers) if retry else None
+            if wait is None:
+                raise error
+            self._log_retry(method, url, why, wait, attempt)
             await self._asleep(wait)
             attempt += 1
 
-    async def arequest_json(self, method: str, path: str, body: Any = None) -> JsonResponse:
-        deadline = _Deadline(self.timeouts.total)
-        response = await self._asend(method, path, body, False, deadline)
-        url = self.url(path)
+    async def _aread(
+        self, response: httpx.Response, limit: _Deadline, deadline: _Deadline, url: str
+    ) -> bytes:
         chunks: list[bytes] = []
         try:
             async for chunk in response.aiter_bytes():
                 chunks.append(chunk)
-                if deadline.expired():
-                    raise self._total_timeout(url)
+                if limit.expired():
+                    raise self._out_of_time(limit, deadline, url)
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc, url) from None
+            raise self._read_failed(exc, deadline, url) from None
         finally:
             await response.aclose()
-        return self._decode(response, b"".join(chunks))
+        return b"".join(chunks)
+
+    async def arequest_json(self, method: str, path: str, body: Any = None) -> JsonResponse:
+        deadline = _Deadline(self.timeouts.total)
+        response, content = await self._asend(method, path, body, False, deadline)
+        return self._decode(response, content)
 
     async def aget_json(self, path: str) -> JsonResponse:
         return await self.arequest_json("GET", path)
@@ -555,10 +649,12 @@ class HttpClient:
         body: Any = None,
         on_headers: Callable[[Mapping[str, str]], None] | None = None,
     ) -> AsyncGenerator[SSEEvent, None]:
-        response = await self._asend(method, path, body, True, _Deadline(self.timeouts.total))
+        deadline = _Deadline(self.timeouts.total)
+        response, _ = await self._asend(method, path, body, True, deadline)
         if on_headers is not None:
             on_headers(response.headers)
         url = self.url(path)
+        request_id = request_id_from(response.headers)
         decoder = SSEDecoder()
         try:
             async for chunk in response.aiter_bytes():
@@ -567,7 +663,7 @@ class HttpClient:
             for event in decoder.close():
                 yield event
         except httpx.HTTPError as exc:
-            raise self._stream_error(exc, url) from None
+            raise self._stream_error(exc, url, request_id) from None
         finally:
             await response.aclose()
 
@@ -628,4 +724,5 @@ __all__ = [
     "client_for",
     "is_reachable",
     "retry_after_seconds",
+    "should_retry",
 ]
