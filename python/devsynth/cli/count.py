@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
+from devsynth.cli.options import UsageError, encoding_of
 from devsynth.cli.progress import ProgressBar, open_progress
 from devsynth.cli.render import FileTotal, Renderer, note, total_of
 from devsynth.tokens.core import Encoding
@@ -23,22 +24,6 @@ from devsynth.tokens.jsonl import RecordCount, RecordSource, count_records
 
 if TYPE_CHECKING:
     from devsynth.application.utils.token_tracker import TokenTracker
-
-
-class UsageError(Exception):
-    """Bad arguments found after parsing (an unknown encoding, an invalid glob): exit 2."""
-
-
-def _encoding(args: argparse.Namespace) -> Encoding:
-    from devsynth.domain.errors import UnknownEncodingError, UnknownModelError
-    from devsynth.tokens import encoding_for_model, get_encoding
-
-    try:
-        if args.model:
-            return encoding_for_model(args.model)
-        return get_encoding(args.encoding or "o200k_base")
-    except (UnknownEncodingError, UnknownModelError, KeyError, ValueError) as e:
-        raise UsageError(str(e).strip("'\"")) from e
 
 
 def _tracker(args: argparse.Namespace, enc: Encoding) -> TokenTracker:
@@ -68,7 +53,7 @@ class CountCommand:
     def __init__(self, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         self.args = args
         self.err = err
-        self.enc = _encoding(args)
+        self.enc = encoding_of(args)
         self.source: RecordSource | None = None
         if args.field is not None:
             self.source = RecordSource(field=args.field)

@@ -91,6 +91,53 @@ class CountReport:
         return any(i.is_failure for i in self.issues)
 
 
+@dataclass(frozen=True)
+class FileText:
+    """The whole text of one file (or stream), read into memory."""
+
+    path: str
+    text: str
+    bytes: int
+
+
+#: Files whose first bytes hold a NUL byte are binary (as the Rust walker decides).
+SNIFF_BYTES = 8192
+
+
+def binary_issue(path: str) -> FileIssue:
+    return FileIssue(path, "binary", "binary file (a NUL byte in its first bytes)")
+
+
+def undecodable_issue(path: str, offset: int) -> FileIssue:
+    return FileIssue(path, "undecodable", f"not UTF-8 (first bad byte at offset {offset})")
+
+
+def read_text(
+    path: str, *, stream: BinaryIO | None = None, undecodable: Undecodable = "replace"
+) -> FileText | FileIssue:
+    """The whole text of the file ``path`` (or of ``stream``, named ``path``), with the rules of
+    counting: binary files and unreadable paths give an issue; bytes that are not UTF-8 become
+    U+FFFD, or give an ``undecodable`` issue with ``undecodable="skip"``. For inputs that are
+    shown or encoded whole, not for files of any size (those are counted in chunks)."""
+    try:
+        if stream is None:
+            with open(path, "rb") as f:
+                data = f.read()
+        else:
+            data = stream.read()
+    except OSError as e:
+        return FileIssue(path, "unreadable", e.strerror or str(e))
+    if b"\0" in data[:SNIFF_BYTES]:
+        return binary_issue(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if undecodable == "skip":
+            return undecodable_issue(path, e.start)
+        text = data.decode("utf-8", "replace")
+    return FileText(path, text, len(data))
+
+
 def resolve_encoding(encoding: str | Encoding) -> Encoding:
     """An Encoding from itself or its name."""
     return get_encoding(encoding) if isinstance(encoding, str) else encoding

@@ -18,14 +18,19 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import orjson
 
 from devsynth.tokens.core import Encoding
-from devsynth.tokens.files import FileIssue, Undecodable
+from devsynth.tokens.files import (
+    SNIFF_BYTES,
+    FileIssue,
+    Undecodable,
+    binary_issue,
+    undecodable_issue,
+)
 
 if TYPE_CHECKING:
     from devsynth.application.utils.token_tracker import TokenTracker
 
 BATCH_RECORDS = 2048
 BATCH_BYTES = 4 << 20
-SNIFF_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -104,13 +109,13 @@ def count_records(
         head = stream.read(SNIFF_BYTES)
         stream.seek(0)
     if b"\0" in head:
-        yield FileIssue(path, "binary", "binary file (a NUL byte in its first bytes)")
+        yield binary_issue(path)
         return
     if undecodable == "skip" and seekable:
         bad = _undecodable_at(stream)
         stream.seek(0)
         if bad is not None:
-            yield FileIssue(path, "undecodable", f"not UTF-8 (first bad byte at offset {bad})")
+            yield undecodable_issue(path, bad)
             return
     errors = "strict" if undecodable == "skip" else "replace"
     batch = _Batch(encoding, source, path)
