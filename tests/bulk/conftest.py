@@ -3,53 +3,22 @@ the awkward cases beside it, and the command line run in-process or as a real pr
 
 from __future__ import annotations
 
-import io
 import os
-import subprocess
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from devsynth.cli import run
 from tests.support import corpus
+from tests.support.cli import Cli, Result, in_process_cli, run_process
 
-
-@dataclass
-class Result:
-    status: int
-    out: str
-    err: str
+__all__ = ["Cli", "Result", "Tree", "rel_paths", "run_process", "tiktoken_count", "whole_count"]
 
 
 @pytest.fixture
-def cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., Result]:
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
     """Runs ``devsynth ARGS`` in this process; ``stdin`` bytes are its standard input."""
-
-    def call(*args: str, stdin: bytes = b"") -> Result:
-        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
-        capsys.readouterr()
-        status = run(list(args))
-        captured = capsys.readouterr()
-        return Result(status, captured.out, captured.err)
-
-    return call
-
-
-def run_process(*args: str, stdin: bytes = b"", timeout: float = 120) -> Result:
-    """Runs ``python -m devsynth ARGS`` as a real process, its output piped."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "devsynth", *args],
-        input=stdin,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-    )
-    return Result(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+    return in_process_cli(capsys, monkeypatch)
 
 
 @dataclass
