@@ -4,6 +4,10 @@
 # Python test suite against the installed package (never the source tree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# tmux and headless Chromium for the terminal and HTML tests: installed when missing, and
+# required (a test that cannot find one fails instead of skipping).
+bash scripts/system-tools.sh
+export DEVSYNTH_REQUIRE_TOOLS=1
 VENV="${VENV:-.venv-test}"
 rm -rf "$VENV"
 python3 -m venv "$VENV"

@@ -48,7 +48,7 @@ def test_a_cut_character_shows_its_bytes_and_the_summary_counts_it(cli: Cli) -> 
     assert token_texts(r.out) == ["a", "·\\xf0\\x9f", "\\xab", "\\xa0"]
     assert r.out.rstrip().endswith(
         "4 tokens, 3 chars, 6 bytes, 1.50 bytes/token (o200k_base); "
-        "3 tokens hold part of a character (shown as \\xNN)"
+        "3 tokens hold part of a character (\\xNN)"
     )
 
 

@@ -248,8 +248,8 @@ def _compare(tokens: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     compare = tokens.add_parser(
         "compare",
         help="count the same inputs under several encodings or models",
-        description="Count texts and files under several encodings and models, in the order "
-        "given (default: --encoding o200k_base --encoding cl100k_base), as a table of tokens "
+        description="Count texts, then files, under several encodings and models, in the "
+        "order given (default: --encoding o200k_base --encoding cl100k_base), as a table of tokens "
         "per input with each column's ratio to the first. Models count as TokenTracker counts "
         "them: a model without a public tokenizer (Claude) is an estimate, marked '~'. Exit "
         "status: 0 when every input was counted, 1 when one could not be read, 2 on a usage "

@@ -120,7 +120,7 @@ def summary_line(view: TokenizedText) -> str:
     if view.partial_tokens:
         n = view.partial_tokens
         verb = "holds" if n == 1 else "hold"
-        line += f"; {_plural(n, 'token')} {verb} part of a character (shown as \\xNN)"
+        line += f"; {_plural(n, 'token')} {verb} part of a character (\\xNN)"
     return line
 
 
