@@ -9,7 +9,7 @@ from typing import TextIO
 import orjson
 
 from devsynth.cli.inputs import read_source, single_source, sources_of
-from devsynth.cli.options import encode_input, encoding_of, special_options
+from devsynth.cli.options import UsageError, encode_input, encoding_of, special_options
 from devsynth.cli.render import display, note
 from devsynth.tokens.core import Encoding
 from devsynth.tokens.files import FileIssue
@@ -81,8 +81,6 @@ def decode_ids(enc: Encoding, ids: list[int]) -> bytes:
 def run_decode(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     enc = encoding_of(args)
     if args.ids and args.file is not None:
-        from devsynth.cli.options import UsageError
-
         raise UsageError("give ids or --file, not both")
     if args.ids and args.ids != ["-"]:
         where, text = "", " ".join(args.ids)
