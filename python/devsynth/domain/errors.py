@@ -24,6 +24,9 @@
         ├── ProviderConnectionError                the server cannot be reached
         ├── ProviderTimeoutError                   connect, read or total timeout
         ├── StreamInterruptedError                 a stream ended early or with an error event
+        ├── ResponseFormatError                    a reply that is not the API's shape (not
+        │                                          JSON, fields missing or of the wrong type)
+        ├── ResponseTooLargeError                  a body or event over the size limit
         └── UnsupportedOperationError              e.g. embeddings from Anthropic
 
 A server's ``x-should-retry: true`` or ``false`` overrides which statuses are retried, both
@@ -171,6 +174,20 @@ class StreamInterruptedError(ProviderError):
     """A stream ended before its terminator, or with an error event."""
 
 
+class ResponseFormatError(ProviderError):
+    """The server answered, but not in the API's shape: not JSON, a required field missing,
+    or a field of the wrong type. Fallback chains move on: another server may answer well."""
+
+
+class ResponseTooLargeError(ProviderError):
+    """A response body (decompressed) or one stream event larger than the configured limit
+    (``max_response_size``, ``max_event_size``); reading stopped there."""
+
+    def __init__(self, message: str, *, limit: int | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.limit = limit
+
+
 class UnsupportedOperationError(ProviderError):
     """The provider does not offer this operation."""
 
@@ -190,6 +207,8 @@ __all__ = [
     "ProviderTimeoutError",
     "QuotaExceededError",
     "RateLimitError",
+    "ResponseFormatError",
+    "ResponseTooLargeError",
     "ServerError",
     "StreamInterruptedError",
     "TokenLimitExceededError",

@@ -39,7 +39,7 @@ from collections.abc import (
 )
 from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Union
 
 from devsynth.application.llm.secrets import mask_secrets
 from devsynth.domain.errors import TokenLimitExceededError, UnsupportedOperationError
@@ -236,6 +236,15 @@ class BaseProvider:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, model={self.model!r})"
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        # A provider holds an API key and open connections: neither belongs in a pickle.
+        # Send the configuration (without the key) and create the provider where it is used.
+        raise TypeError(
+            f"{type(self).__name__} cannot be pickled or copied: it holds an API key and open "
+            "connections. Pass its configuration instead and create the provider where it "
+            "is used (the key from that process's environment)"
+        )
 
     def _params(self, overrides: Parameters | None) -> dict[str, Any]:
         """The configured parameters with one call's overrides (``None`` means "default")."""

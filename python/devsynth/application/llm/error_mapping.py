@@ -106,7 +106,7 @@ def error_from_response(
     """The exception for an error response; ``status`` is ``None`` for in-band errors."""
     message, kind, code = parse_error_body(body)
     headers = headers or {}
-    text = redact(message or _default_message(status), secrets)
+    text = _short(redact(message or _default_message(status), secrets))
     common: dict[str, Any] = {
         "provider": provider,
         "status": status,
@@ -141,6 +141,13 @@ def _class_for(status: int | None, kind: str | None) -> type[ProviderError]:
     if status in (400, 413, 422) or kind == "invalid_request_error":
         return BadRequestError
     return ProviderError
+
+
+MAX_MESSAGE = 1000  # characters of a server's error message kept in the exception
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " [...]"
 
 
 def _default_message(status: int | None) -> str:

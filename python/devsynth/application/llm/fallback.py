@@ -1,7 +1,8 @@
 """A chain of providers that answers with the first one that can.
 
 The chain moves on only when a provider cannot be reached, times out or fails on its side
-(connection, timeout and server errors, after that provider's own retries). Authentication,
+(connection, timeout and server errors, after that provider's own retries, and replies it
+could not use: of the wrong shape or over the size limit). Authentication,
 permission and bad-request errors stop it: the next provider would not fix the request, and
 silently answering from another backend would hide a configuration mistake. A stream moves on
 only while it has not yet given the caller any text.
@@ -22,6 +23,8 @@ from devsynth.domain.errors import (
     ProviderConnectionError,
     ProviderError,
     ProviderTimeoutError,
+    ResponseFormatError,
+    ResponseTooLargeError,
     ServerError,
     StreamInterruptedError,
     UnsupportedOperationError,
@@ -34,6 +37,8 @@ FALLBACK_ERRORS: tuple[type[ProviderError], ...] = (
     ProviderConnectionError,
     ProviderTimeoutError,
     ServerError,
+    ResponseFormatError,
+    ResponseTooLargeError,
 )
 # A stream that broke off (or sent an error event) before any text may move on too.
 _STREAM_FALLBACK_ERRORS: tuple[type[ProviderError], ...] = (

@@ -37,6 +37,7 @@ import orjson
 from devsynth import __version__
 from devsynth.application.llm.error_mapping import error_from_response, request_id_from
 from devsynth.application.llm.secrets import Hidden, redact
+from devsynth.application.llm.secrets import register as register_secrets
 from devsynth.application.llm.sse import SSEDecoder, SSEEvent
 from devsynth.domain.errors import (
     ConfigurationError,
@@ -50,6 +51,7 @@ from devsynth.domain.errors import (
 logger = logging.getLogger("devsynth.llm.http")
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 529})
+MAX_ERROR_BODY = 64 * 1024  # bytes of an error response read for its message
 _USER_AGENT = f"devsynth-llm/{__version__}"
 
 
@@ -165,7 +167,7 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
 class JsonResponse:
     """A successful response's decoded JSON body."""
 
-    data: Any
+    data: Any = field(repr=False)  # what the server sent, which may echo anything back
     status: int
     headers: Mapping[str, str] = field(repr=False)
     request_id: str | None = None
@@ -256,6 +258,7 @@ class HttpClient:
         self.connect_hint = connect_hint
         self._headers = Hidden({"user-agent": _USER_AGENT, **(headers or {})})
         self._secrets = Hidden(tuple(s for s in secrets if s))
+        register_secrets(self, self._secrets.value)  # masked in httpx's and httpcore's logs
         self._verify = verify
         self._limits = httpx.Limits(
             max_connections=max_connections,
@@ -371,6 +374,35 @@ class HttpClient:
             self._message(f"Cannot reach {self.provider} at {url}: {exc}{hint}"),
             provider=self.provider,
         )
+
+    # An error status's body is read here, in a frame that is gone by the time the error is
+    # raised: a body that echoes the key never sits in a traceback's locals. Only its first
+    # MAX_ERROR_BODY bytes are read; an error message needs no more.
+    def _error_of(self, response: httpx.Response) -> ProviderError:
+        body = bytearray()
+        try:
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) >= MAX_ERROR_BODY:
+                    break
+        except httpx.HTTPError:
+            pass
+        finally:
+            response.close()
+        return self._status_error(response, bytes(body[:MAX_ERROR_BODY]))
+
+    async def _aerror_of(self, response: httpx.Response) -> ProviderError:
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) >= MAX_ERROR_BODY:
+                    break
+        except httpx.HTTPError:
+            pass
+        finally:
+            await response.aclose()
+        return self._status_error(response, bytes(body[:MAX_ERROR_BODY]))
 
     def _status_error(self, response: httpx.Response, body: bytes) -> ProviderError:
         return error_from_response(
@@ -506,13 +538,7 @@ class HttpClient:
                     except _TryTimedOut as timed_out:
                         error, retry, why = timed_out.error, True, "per-attempt timeout"
                 else:
-                    try:
-                        error_body = response.read()
-                    except httpx.HTTPError:
-                        error_body = b""
-                    finally:
-                        response.close()
-                    error = self._status_error(response, error_body)
+                    error = self._error_of(response)
                     headers = response.headers
                     retry = should_retry(response.status_code, headers, error)
                     why = f"HTTP {response.status_code}"
@@ -599,13 +625,7 @@ class HttpClient:
                     except _TryTimedOut as timed_out:
                         error, retry, why = timed_out.error, True, "per-attempt timeout"
                 else:
-                    try:
-                        error_body = await response.aread()
-                    except httpx.HTTPError:
-                        error_body = b""
-                    finally:
-                        await response.aclose()
-                    error = self._status_error(response, error_body)
+                    error = await self._aerror_of(response)
                     headers = response.headers
                     retry = should_retry(response.status_code, headers, error)
                     why = f"HTTP {response.status_code}"

@@ -30,7 +30,7 @@ import orjson
 from devsynth.application.llm.base import BaseProvider, StreamPart
 from devsynth.application.llm.error_mapping import error_from_response, request_id_from
 from devsynth.application.llm.http import HttpClient, JsonResponse, client_for
-from devsynth.application.llm.secrets import Hidden
+from devsynth.application.llm.secrets import Hidden, api_key
 from devsynth.application.llm.sse import SSEEvent
 from devsynth.domain.errors import (
     AuthenticationError,
@@ -50,15 +50,18 @@ class HttpProvider(BaseProvider):
 
     def __init__(self, parameters: Parameters | None = None) -> None:
         super().__init__(parameters)
-        key = self._parameters.pop("api_key", None)  # kept in one private place only
-        if not key and self.api_key_env:
-            key = os.environ.get(self.api_key_env) or None
-        if not key and self.requires_key():
+        # Cleaned where it enters and held hidden from the first line: no local variable of
+        # this frame ever holds the key (tracebacks with locals show them).
+        self._api_key: Hidden[str | None] = api_key(
+            self._parameters.pop("api_key", None), source="api_key"
+        )
+        if self._api_key.value is None and self.api_key_env:
+            self._api_key = api_key(os.environ.get(self.api_key_env), source=self.api_key_env)
+        if self._api_key.value is None and self.requires_key():
             raise AuthenticationError(
                 f"No API key for {self.name}: set {self.api_key_env} or pass api_key",
                 provider=self.name,
             )
-        self._api_key: Hidden[str | None] = Hidden(str(key) if key else None)
         self.http: HttpClient = client_for(
             self.name,
             self._parameters,
