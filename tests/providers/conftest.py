@@ -16,6 +16,7 @@ from tests.support.llm_server import FakeServer
 _ENV = (
     "OPENAI_API_KEY",
     "ANTHROPIC_API_KEY",
+    "OPENROUTER_API_KEY",
     "DEVSYNTH_OFFLINE",
     "DEVSYNTH_CONFIG",
     "DEVSYNTH_PROVIDER",

@@ -282,3 +282,66 @@ def test_timeout_settings_for_sdk_ports() -> None:
     assert (both.attempt, both.total, both.read) == (20, 90, 120)
     whole = Timeouts.from_parameter(30)
     assert (whole.total, whole.read, whole.attempt) == (30, 30, None)
+
+
+# -- prompt caching in usage ------------------------------------------------------------------
+
+CACHED_USAGE = {
+    "input_tokens": 21,
+    "cache_creation_input_tokens": 188,
+    "cache_read_input_tokens": 1500,
+    "output_tokens": 9,
+}
+
+
+def test_anthropic_usage_counts_cached_tokens_on_openais_basis(
+    server: FakeServer, fast: Any
+) -> None:
+    server.route("POST", ANTHROPIC.path, Reply(body={**ANTHROPIC.ok, "usage": CACHED_USAGE}))
+    usage = provider(ANTHROPIC, server, fast).complete([{"role": "user", "content": "Hi"}]).usage
+    assert usage is not None
+    assert usage.prompt_tokens == 21 + 188 + 1500  # every input token, cached ones too
+    assert (usage.cache_read_input_tokens, usage.cache_creation_input_tokens) == (1500, 188)
+    assert (usage.completion_tokens, usage.total_tokens) == (9, 1709 + 9)
+
+
+def test_anthropic_stream_usage_keeps_the_cache_counts(server: FakeServer, fast: Any) -> None:
+    start = {"id": "msg_1", "usage": {**CACHED_USAGE, "output_tokens": 1}}
+    events = named_events(
+        ("message_start", {"type": "message_start", "message": start}),
+        ("content_block_delta", {"type": "content_block_delta",
+                                 "delta": {"type": "text_delta", "text": "ok"}}),
+        # message_delta's counts are cumulative and may leave the input ones out
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                           "usage": {"output_tokens": 9}}),
+        ("message_stop", {"type": "message_stop"}),
+    )  # fmt: skip
+    server.route("POST", ANTHROPIC.path, stream_reply(events))
+    stream = provider(ANTHROPIC, server, fast).stream("Hi")
+    assert list(stream) == ["ok"]
+    usage = stream.completion.usage if stream.completion else None
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens) == (1709, 9)
+    assert (usage.cache_read_input_tokens, usage.cache_creation_input_tokens) == (1500, 188)
+
+
+def test_anthropic_usage_without_caching_is_unchanged(server: FakeServer, fast: Any) -> None:
+    plain = {"input_tokens": 12, "output_tokens": 4}
+    server.route("POST", ANTHROPIC.path, Reply(body={**ANTHROPIC.ok, "usage": plain}))
+    usage = provider(ANTHROPIC, server, fast).complete([{"role": "user", "content": "Hi"}]).usage
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.cache_read_input_tokens) == (
+        12,
+        4,
+        0,
+    )
+
+
+def test_openai_cached_tokens_are_reported_the_same_way(server: FakeServer, fast: Any) -> None:
+    usage_body = {"prompt_tokens": 1709, "completion_tokens": 9,
+                  "prompt_tokens_details": {"cached_tokens": 1500}}  # fmt: skip
+    server.route("POST", OPENAI.path, Reply(body={**OPENAI.ok, "usage": usage_body}))
+    usage = provider(OPENAI, server, fast).complete([{"role": "user", "content": "Hi"}]).usage
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.cache_read_input_tokens) == (1709, 1500)
+    assert usage.cache_creation_input_tokens == 0

@@ -19,7 +19,7 @@ from devsynth.application.llm.anthropic_provider import AnthropicProvider
 from devsynth.application.llm.openai_provider import OpenAIProvider
 from devsynth.application.llm.secrets import redact
 from devsynth.errors import AuthenticationError, ConfigurationError, ProviderError
-from tests.support.llm_server import FakeServer, Reply, sse, stream_reply
+from tests.support.llm_server import FakeServer, Reply, named_events, sse, stream_reply
 
 OPENAI_KEY = "sk-proj-SECRETSECRET0123456789"
 COMPLETION = {"choices": [{"message": {"role": "assistant", "content": "ok"}}]}
@@ -227,3 +227,76 @@ def test_providers_refuse_to_be_pickled_or_copied(server: FakeServer, fast: dict
             copy.deepcopy(provider)
         with pytest.raises(TypeError, match="never pickled"):
             pickle.dumps(provider.http)  # type: ignore[attr-defined]
+
+
+# -- every provider type, the new ones too ----------------------------------------------------
+
+KEY = "sk-live-SECRETSECRET-0123456789"
+# provider type -> (api_base suffix, chat path)
+TYPES = {
+    "openai": ("/v1", "/v1/chat/completions"),
+    "openrouter": ("/api/v1", "/api/v1/chat/completions"),
+    "lmstudio": ("/v1", "/v1/chat/completions"),
+    "anthropic": ("", "/v1/messages"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TYPES))
+def test_no_provider_type_shows_its_key(
+    kind: str, server: FakeServer, fast: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    suffix, path = TYPES[kind]
+    echo = {"error": {"message": f"bad key {KEY}", "type": "invalid_request_error"}}
+    adapter = LLMBackendAdapter()
+    provider: Any = adapter.create_provider(
+        kind, {"api_base": server.url + suffix, "api_key": KEY, "auto_select_model": False, **fast}
+    )
+    for text in (repr(provider), repr(provider.parameters), str(vars(provider))):
+        assert KEY not in text
+    assert KEY not in repr(provider.http) and KEY not in str(vars(provider.http))
+
+    errors: list[BaseException] = []
+    error_event = (
+        named_events(("error", {"type": "error", **echo})) if kind == "anthropic" else sse(echo)
+    )
+    replies = [
+        Reply(500, body=echo),  # retried, so logged
+        Reply(401, body=echo),
+        Reply(200, body=echo),  # an error inside a 200
+        stream_reply(error_event),  # an error event mid-stream
+    ]
+    for reply in replies:
+        server.route("POST", path, reply)
+        with pytest.raises(ProviderError) as info:
+            if reply.chunks is None:
+                provider.generate("x")
+            else:
+                list(provider.stream("x"))
+        errors.append(info.value)
+        with pytest.raises(ProviderError) as ainfo:
+            if reply.chunks is None:
+                asyncio.run(provider.agenerate("x"))
+            else:
+                asyncio.run(_drain(provider.generate_stream("x")))
+        errors.append(ainfo.value)
+    for error in errors:
+        assert KEY not in str(error) and KEY not in repr(error) and KEY not in repr(error.args)
+        assert "SECRETSECRET" not in str(error)
+    assert any("retry" in r.getMessage() for r in caplog.records)
+    assert "SECRETSECRET" not in caplog.text
+    for record in caplog.records:
+        assert "SECRETSECRET" not in record.getMessage()
+
+
+async def _drain(chunks: Any) -> None:
+    async for _ in chunks:
+        pass
+
+
+def test_the_devsynth_factory_form_hides_keys_too(server: FakeServer, fast: Any) -> None:
+    provider: Any = LLMBackendAdapter().create_provider(
+        "openrouter", {"api_key": KEY, "api_base": server.url + "/api/v1", **fast}
+    )
+    assert KEY not in repr(provider) and KEY not in str(provider.parameters)
+    assert provider.parameters.get("api_key") is None  # kept in one private place only

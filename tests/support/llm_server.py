@@ -221,3 +221,97 @@ def chunks_at(data: bytes, cuts: Iterable[int]) -> list[Step]:
         last = cut
     steps.append(data[last:])
     return steps
+
+
+# -- OpenAI-compatible servers and their dialects ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How an OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenRouter, ...) may depart
+    from OpenAI's own replies. The defaults are OpenAI's."""
+
+    name: str = "openai"
+    usage: bool = True  # usage in replies, and in a last stream chunk when include_usage asks
+    usage_in_stream: bool = True  # honours stream_options.include_usage
+    finish_in_last_text: bool = (
+        False  # finish_reason on the last text chunk, not a chunk of its own
+    )
+    space_after_colon: bool = True  # "data: {...}" rather than "data:{...}"
+    done_marker: bool = True  # "data: [DONE]" at the end
+    errors_in_200: bool = False  # errors as {"error": {...}} with status 200
+    streams: bool = True  # False: answers a stream request with one JSON completion
+
+
+OPENAI_DIALECT = Dialect()
+# The dialects the compatible servers speak, one departure each (several servers share each).
+DIALECTS = (
+    OPENAI_DIALECT,
+    Dialect("no-usage", usage=False, usage_in_stream=False),
+    Dialect("usage-only-when-not-streaming", usage_in_stream=False),
+    Dialect("finish-on-last-text", finish_in_last_text=True),
+    Dialect("data-without-space", space_after_colon=False),
+    Dialect("no-done-marker", done_marker=False),
+    Dialect("errors-in-200", errors_in_200=True),
+    Dialect("does-not-stream", streams=False),
+)
+
+
+def openai_compatible(
+    dialect: Dialect,
+    pieces: Sequence[str] = ("Hel", "lo", " there"),
+    *,
+    error: dict[str, Any] | None = None,
+    status: int = 400,
+    headers: dict[str, str] | None = None,
+) -> Handler:
+    """A ``/chat/completions`` handler answering in ``dialect``: ``pieces`` as the text (one
+    stream chunk each), or ``error`` (OpenAI's error object) with ``status``, or with 200
+    when the dialect puts errors inside a 200."""
+    headers = dict(headers or {})
+
+    def handle(request: Recorded) -> Reply:
+        body = request.json()
+        model = body.get("model", "served-model")
+        usage = {
+            "prompt_tokens": 7,
+            "completion_tokens": len(pieces),
+            "total_tokens": 7 + len(pieces),
+        }
+        if error is not None:
+            code = 200 if dialect.errors_in_200 else status
+            return Reply(code, body={"error": error}, headers=headers)
+        whole: dict[str, Any] = {
+            "id": "cmpl-1",
+            "object": "chat.completion",
+            "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": "".join(pieces)}}],
+        }  # fmt: skip
+        if dialect.usage:
+            whole["usage"] = usage
+        if not body.get("stream") or not dialect.streams:
+            return Reply(body=whole, headers=headers)
+        chunks: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+        chunks += [{"content": piece} for piece in pieces]
+        events: list[dict[str, Any]] = []
+        for index, delta in enumerate(chunks):
+            last = index == len(chunks) - 1
+            finish = "stop" if last and dialect.finish_in_last_text else None
+            events.append(_chunk(model, delta, finish))
+        if not dialect.finish_in_last_text:
+            events.append(_chunk(model, {}, "stop"))
+        wants_usage = (body.get("stream_options") or {}).get("include_usage")
+        if dialect.usage_in_stream and wants_usage:
+            events.append({"id": "cmpl-1", "model": model, "choices": [], "usage": usage})
+        lines = [json.dumps(e) for e in events] + (["[DONE]"] if dialect.done_marker else [])
+        prefix = "data: " if dialect.space_after_colon else "data:"
+        payload = "".join(f"{prefix}{line}\n\n" for line in lines).encode()
+        return stream_reply(*split_every(payload, 40), headers=headers)
+
+    return handle
+
+
+def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    return {"id": "cmpl-1", "object": "chat.completion.chunk", "model": model, "choices": [choice]}

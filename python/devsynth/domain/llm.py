@@ -3,7 +3,7 @@ the result types it returns and the factory that makes providers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -14,10 +14,20 @@ Parameters = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class Usage:
-    """Tokens a call consumed, as the provider reported them (or counted locally)."""
+    """Tokens a call consumed, as the provider reported them (or counted locally).
+
+    ``prompt_tokens`` counts every input token, cached ones included: OpenAI's basis, so
+    figures compare across providers. For Anthropic, whose ``input_tokens`` leaves cached
+    tokens out, it is ``input_tokens + cache_read_input_tokens +
+    cache_creation_input_tokens``. Of the prompt, ``cache_read_input_tokens`` were read from
+    the prompt cache (OpenAI's ``prompt_tokens_details.cached_tokens``) and
+    ``cache_creation_input_tokens`` were written to it (Anthropic bills both differently).
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -62,8 +72,35 @@ class AsyncCompletionStream(Protocol):
 
 
 @runtime_checkable
-class LLMProvider(Protocol):
-    """The operations every provider offers, sync and async.
+class StreamingLLMProvider(Protocol):
+    """DevSynth's own provider interface, which every provider here offers unchanged::
+
+        text = provider.generate("Hello")
+        async for chunk in provider.generate_stream("Tell me a story"):
+            print(chunk, end="")
+
+    The two streams are async generators of text chunks; leaving the loop early (``break``)
+    closes the connection once the generator is closed (``aclose()``, or at garbage
+    collection).
+    """
+
+    def generate(self, prompt: str, parameters: Parameters | None = None) -> str: ...
+    def generate_with_context(
+        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
+    ) -> str: ...
+    def get_embedding(self, text: str) -> list[float]: ...
+    def generate_stream(
+        self, prompt: str, parameters: Parameters | None = None
+    ) -> AsyncIterator[str]: ...
+    def generate_with_context_stream(
+        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
+    ) -> AsyncIterator[str]: ...
+
+
+@runtime_checkable
+class LLMProvider(StreamingLLMProvider, Protocol):
+    """The operations every provider offers, sync and async (DevSynth's
+    :class:`StreamingLLMProvider` among them).
 
     ``parameters`` override the provider's configured ones for one call (``model``,
     ``max_tokens``, ``temperature``, ...). ``context`` is a list of chat messages sent before
@@ -73,10 +110,6 @@ class LLMProvider(Protocol):
 
     name: str
 
-    def generate(self, prompt: str, parameters: Parameters | None = None) -> str: ...
-    def generate_with_context(
-        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
-    ) -> str: ...
     def complete(
         self, messages: Sequence[Message], parameters: Parameters | None = None
     ) -> Completion: ...
@@ -87,7 +120,6 @@ class LLMProvider(Protocol):
     def stream_with_context(
         self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
     ) -> CompletionStream: ...
-    def get_embedding(self, text: str) -> list[float]: ...
 
     async def agenerate(self, prompt: str, parameters: Parameters | None = None) -> str: ...
     async def agenerate_with_context(
@@ -113,6 +145,18 @@ class LLMProvider(Protocol):
 
 @runtime_checkable
 class LLMProviderFactory(Protocol):
-    """Makes providers from a configuration."""
+    """Makes providers, in either of two forms::
 
-    def create_provider(self, config: Any) -> LLMProvider: ...
+        factory.create_provider(LLMProviderConfig("openai", {"model": "gpt-4o"}))  # a config
+        factory.create_provider("openai", {"model": "gpt-4o"})      # DevSynth: type, settings
+        factory.register_provider_type("mine", MyProvider)          # MyProvider(settings)
+
+    ``config`` of the DevSynth form holds the provider's parameters (``None``: defaults).
+    """
+
+    def create_provider(
+        self, provider_type: Any = None, config: Mapping[str, Any] | None = None
+    ) -> LLMProvider: ...
+    def register_provider_type(
+        self, provider_type: str, provider_class: Callable[..., Any]
+    ) -> None: ...

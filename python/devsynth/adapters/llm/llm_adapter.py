@@ -15,6 +15,11 @@ register with :func:`register_provider`. ``"auto"`` picks a type from the enviro
 ``devsynth.toml``, or ``DEVSYNTH_OFFLINE=1``) every request gets the Offline provider, so no
 request leaves the machine. A config with ``fallback`` gives a chain that moves to the next
 provider on connection, timeout and server errors.
+
+DevSynth's own factory calls work too (:class:`~devsynth.domain.llm.LLMProviderFactory`)::
+
+    adapter.register_provider_type("mine", MyProvider)     # MyProvider(settings)
+    provider = adapter.create_provider("openai", {"model": "gpt-4o"})
 """
 
 from __future__ import annotations
@@ -119,6 +124,7 @@ registry = ProviderRegistry(
         "openai": "devsynth.application.llm.openai_provider:OpenAIProvider",
         "anthropic": "devsynth.application.llm.anthropic_provider:AnthropicProvider",
         "lmstudio": "devsynth.application.llm.lmstudio_provider:LMStudioProvider",
+        "openrouter": "devsynth.application.llm.openrouter_provider:OpenRouterProvider",
         OFFLINE: "devsynth.application.llm.offline_provider:OfflineProvider",
     }
 )
@@ -158,11 +164,25 @@ class LLMBackendAdapter:
 
         return self._project_config or load_project_config()
 
+    def register_provider_type(
+        self, provider_type: str, provider_class: Callable[..., Any]
+    ) -> None:
+        """DevSynth's form of :meth:`register_provider`: ``provider_class(settings)`` makes
+        the provider; registering a type again replaces it, as DevSynth's factory does."""
+        self.registry.register(provider_type, provider_class, replace=True)
+
     def create_provider(
-        self, config: LLMProviderConfig | Mapping[str, Any] | None = None
+        self,
+        provider_type: str | LLMProviderConfig | Mapping[str, Any] | None = None,
+        config: LLMProviderConfig | Mapping[str, Any] | None = None,
     ) -> LLMProvider:
-        """The provider ``config`` asks for (a chain when it has ``fallback``)."""
-        cfg = _as_config(config)
+        """The provider a configuration asks for (a chain when it has ``fallback``).
+
+        Either ``create_provider(LLMProviderConfig(...))`` (or ``config=`` the same, or a
+        mapping of its fields), or DevSynth's ``create_provider("openai", {"model": ...})``:
+        a type name and that provider's parameters.
+        """
+        cfg = _as_config(_one_config(provider_type, config))
         project = self.project_config
         if project.offline_mode:
             _log("offline mode: the offline provider serves %r", cfg.provider_type)
@@ -198,8 +218,8 @@ class LLMBackendAdapter:
         self, parameters: Mapping[str, Any] | None = None, project: ProjectConfig | None = None
     ) -> str:
         """What ``"auto"`` means here and now: the configured provider (``[llm] provider``
-        or ``DEVSYNTH_PROVIDER``), else OpenAI or Anthropic when their key is set, else
-        LM Studio when its server answers, else Offline."""
+        or ``DEVSYNTH_PROVIDER``), else OpenAI, Anthropic or OpenRouter when their key is
+        set (in that order), else LM Studio when its server answers, else Offline."""
         project = project or self.project_config
         configured = project.provider
         if configured and configured != AUTO:
@@ -210,6 +230,8 @@ class LLMBackendAdapter:
             return "openai"
         if os.environ.get("ANTHROPIC_API_KEY"):
             return "anthropic"
+        if os.environ.get("OPENROUTER_API_KEY"):
+            return "openrouter"
         lmstudio = {**project.provider_parameters("lmstudio"), **(parameters or {})}
         if self._lmstudio_reachable(str(lmstudio.get("api_base") or _LMSTUDIO_DEFAULT)):
             return "lmstudio"
@@ -222,6 +244,23 @@ class LLMBackendAdapter:
 
 
 _LMSTUDIO_DEFAULT = "http://localhost:1234/v1"
+
+
+def _one_config(
+    provider_type: str | LLMProviderConfig | Mapping[str, Any] | None,
+    config: LLMProviderConfig | Mapping[str, Any] | None,
+) -> LLMProviderConfig | Mapping[str, Any] | None:
+    """The one configuration of either call form."""
+    if isinstance(provider_type, str):
+        if config is not None and not isinstance(config, Mapping):
+            raise ConfigurationError(
+                "create_provider(provider_type, config) takes the provider's parameters as "
+                f"a mapping, not {type(config).__name__}"
+            )
+        return LLMProviderConfig(provider_type, dict(config or {}))
+    if provider_type is not None and config is not None:
+        raise ConfigurationError("create_provider takes one configuration, not two")
+    return provider_type if provider_type is not None else config
 
 
 def _as_config(config: LLMProviderConfig | Mapping[str, Any] | None) -> LLMProviderConfig:

@@ -77,9 +77,6 @@ class AnthropicProvider(HttpProvider):
     def _base_url(self) -> str:
         return str(self._parameters["api_base"]).rstrip("/").removesuffix("/v1")
 
-    def requires_key(self) -> bool:
-        return self._base_url() == ANTHROPIC_API_BASE
-
     def _headers(self) -> dict[str, str]:
         headers = {
             "anthropic-version": str(self._parameters.get("anthropic_version", ANTHROPIC_VERSION))
@@ -176,19 +173,27 @@ def _input_tokens(response: JsonResponse) -> int:
 
 
 def _usage(raw: object, previous: Usage | None) -> Usage | None:
-    # message_delta's usage is cumulative and may omit input_tokens: keep what we had.
+    """``Usage`` on OpenAI's basis: the prompt counts cached tokens too. A stream's
+    message_delta carries cumulative counts and may omit some: those keep their value."""
     if not isinstance(raw, Mapping):
         return previous
-    prompt = raw.get("input_tokens")
-    completion = raw.get("output_tokens")
-    return Usage(
-        prompt_tokens=int(prompt)
-        if prompt is not None
-        else (previous.prompt_tokens if previous else 0),
-        completion_tokens=int(completion)
-        if completion is not None
-        else (previous.completion_tokens if previous else 0),
+    before = previous or Usage()
+    read = _count(raw, "cache_read_input_tokens", before.cache_read_input_tokens)
+    written = _count(raw, "cache_creation_input_tokens", before.cache_creation_input_tokens)
+    uncached_before = (
+        before.prompt_tokens - before.cache_read_input_tokens - before.cache_creation_input_tokens
     )
+    return Usage(
+        prompt_tokens=_count(raw, "input_tokens", uncached_before) + read + written,
+        completion_tokens=_count(raw, "output_tokens", before.completion_tokens),
+        cache_read_input_tokens=read,
+        cache_creation_input_tokens=written,
+    )
+
+
+def _count(raw: Mapping[str, Any], name: str, default: int) -> int:
+    value = raw.get(name)
+    return default if value is None else int(value)
 
 
 class _MessageStream(WireStream):

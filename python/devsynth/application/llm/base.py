@@ -37,6 +37,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from contextlib import aclosing
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Union
@@ -487,6 +488,24 @@ class BaseProvider:
     async def aget_embedding(self, text: str) -> list[float]:
         params = await self._aresolve(self._params(None))
         return await self._aembed(text, params)
+
+    # -- DevSynth's StreamingLLMProvider ---------------------------------------------------
+
+    async def generate_stream(
+        self, prompt: str, parameters: Parameters | None = None
+    ) -> AsyncGenerator[str, None]:
+        """Text chunks of :meth:`astream`, as an async generator."""
+        async with aclosing(self.astream(prompt, parameters)) as stream:
+            async for chunk in stream:
+                yield chunk
+
+    async def generate_with_context_stream(
+        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
+    ) -> AsyncGenerator[str, None]:
+        """Text chunks of :meth:`astream_with_context`, as an async generator."""
+        async with aclosing(self.astream_with_context(prompt, context, parameters)) as stream:
+            async for chunk in stream:
+                yield chunk
 
     async def aclose(self) -> None:
         await self._aclose()

@@ -117,7 +117,11 @@ def error_from_response(
         return ContextLengthExceededError(text, **common)
     if status == 402 or kind in _QUOTA_TYPES or code in _QUOTA_TYPES:
         return QuotaExceededError(text, retry_after=retry_after, **common)
+    # An error inside a 200 (or a stream event) has no status to go by: its code counts too.
+    in_band = status is None or 200 <= status < 300
     cls = _class_for(status, kind or code)
+    if in_band and cls in (BadRequestError, ProviderError) and code is not None:
+        cls = _class_for(status, code) if _class_for(status, code) is not ProviderError else cls
     if cls is RateLimitError:
         return RateLimitError(text, retry_after=retry_after, **common)
     return cls(text, **common)

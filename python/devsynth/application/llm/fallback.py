@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -248,6 +249,20 @@ class FallbackProvider:
             final = stream.completion or Completion(text="", provider=provider.name)
             yield self._answered(final, provider, skipped)
             return
+
+    async def generate_stream(
+        self, prompt: str, parameters: Parameters | None = None
+    ) -> AsyncGenerator[str, None]:
+        async with aclosing(self.astream(prompt, parameters)) as stream:
+            async for chunk in stream:
+                yield chunk
+
+    async def generate_with_context_stream(
+        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
+    ) -> AsyncGenerator[str, None]:
+        async with aclosing(self.astream_with_context(prompt, context, parameters)) as stream:
+            async for chunk in stream:
+                yield chunk
 
     async def aget_embedding(self, text: str) -> list[float]:
         result, provider, _ = await self._afirst(

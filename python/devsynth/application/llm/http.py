@@ -52,6 +52,10 @@ logger = logging.getLogger("devsynth.llm.http")
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 529})
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error response read for its message
+# The event name under which a stream request's plain JSON answer is passed on whole: some
+# servers answer with one JSON document (an error inside a 200, or a completion when they
+# do not stream). No real event stream names an event like a media type.
+JSON_BODY_EVENT = "application/json"
 _USER_AGENT = f"devsynth-llm/{__version__}"
 
 
@@ -591,6 +595,11 @@ class HttpClient:
         request_id = request_id_from(response.headers)
         decoder = SSEDecoder()
         try:
+            if _is_json(response):
+                yield SSEEvent(
+                    data=response.read().decode("utf-8", "replace"), event=JSON_BODY_EVENT
+                )
+                return
             for chunk in response.iter_bytes():
                 yield from decoder.feed(chunk)
             yield from decoder.close()
@@ -677,6 +686,10 @@ class HttpClient:
         request_id = request_id_from(response.headers)
         decoder = SSEDecoder()
         try:
+            if _is_json(response):
+                body = await response.aread()
+                yield SSEEvent(data=body.decode("utf-8", "replace"), event=JSON_BODY_EVENT)
+                return
             async for chunk in response.aiter_bytes():
                 for event in decoder.feed(chunk):
                     yield event
@@ -686,6 +699,11 @@ class HttpClient:
             raise self._stream_error(exc, url, request_id) from None
         finally:
             await response.aclose()
+
+
+def _is_json(response: httpx.Response) -> bool:
+    media = str(response.headers.get("content-type", "")).partition(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 def client_for(
@@ -737,6 +755,7 @@ def is_reachable(url: str, timeout: float = 0.5) -> bool:
 
 
 __all__ = [
+    "JSON_BODY_EVENT",
     "HttpClient",
     "JsonResponse",
     "RetryPolicy",

@@ -12,7 +12,8 @@ closing. A wire format (OpenAI's chat completions, Anthropic's Messages API) fil
 ``_stream_state``        a :class:`WireStream` that folds the stream's events
 ``_headers``             the headers that carry the key and API version
 ``_base_url``            the client's base URL (default: ``api_base``)
-``requires_key``         whether a missing key is an error (default: never)
+``requires_key``         whether a missing key is an error (default: unless the
+                         server is local, see :func:`is_local_url`)
 ``_can_recover``         whether a failed request is worth one more try, with the
 / ``_recover``           parameters ``_recover`` settles (default: never)
 =======================  ===========================================================
@@ -20,16 +21,18 @@ closing. A wire format (OpenAI's chat completions, Anthropic's Messages API) fil
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import AsyncGenerator, Generator, Mapping
 from contextlib import aclosing, closing
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import orjson
 
 from devsynth.application.llm.base import BaseProvider, StreamPart
 from devsynth.application.llm.error_mapping import error_from_response, request_id_from
-from devsynth.application.llm.http import HttpClient, JsonResponse, client_for
+from devsynth.application.llm.http import JSON_BODY_EVENT, HttpClient, JsonResponse, client_for
 from devsynth.application.llm.secrets import Hidden, api_key
 from devsynth.application.llm.sse import SSEEvent
 from devsynth.domain.errors import (
@@ -39,6 +42,32 @@ from devsynth.domain.errors import (
     StreamInterruptedError,
 )
 from devsynth.domain.llm import Completion, Parameters, Usage
+
+# Names that only resolve inside a machine, a LAN or a container network.
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
+_SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")  # carrier NAT, Tailscale
+
+
+def is_local_url(url: str) -> bool:
+    """Whether ``url`` points at this machine or a private network: loopback, private and
+    link-local addresses (and 100.64.0.0/10), ``localhost``, names under ``.localhost``,
+    ``.local``, ``.internal``, ``.lan`` or ``.home.arpa``, and single-label names (a
+    container's service name). Local servers (vLLM, Ollama, llama.cpp) need no API key."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost" or host.endswith(_LOCAL_SUFFIXES) or "." not in host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address in _SHARED_ADDRESS_SPACE
+    )
 
 
 class HttpProvider(BaseProvider):
@@ -59,7 +88,8 @@ class HttpProvider(BaseProvider):
             self._api_key = api_key(os.environ.get(self.api_key_env), source=self.api_key_env)
         if self._api_key.value is None and self.requires_key():
             raise AuthenticationError(
-                f"No API key for {self.name}: set {self.api_key_env} or pass api_key",
+                f"No API key for {self.name} at {self._base_url()}: set {self.api_key_env} or "
+                "pass api_key (a server on localhost or a private address needs none)",
                 provider=self.name,
             )
         self.http: HttpClient = client_for(
@@ -74,8 +104,9 @@ class HttpProvider(BaseProvider):
     # -- what a wire format provides --------------------------------------------------------
 
     def requires_key(self) -> bool:
-        """Whether this server refuses requests without a key (checked at creation)."""
-        return False
+        """Whether a missing key is an error at creation: for any server but a local one
+        (loopback, a private or link-local address, a single-label or ``.local`` name)."""
+        return not is_local_url(self._base_url())
 
     def _base_url(self) -> str:
         return str(self._parameters["api_base"])
@@ -256,9 +287,23 @@ class WireStream:
                 provider=self.name,
                 request_id=self.request_id,
             ) from None
+        if event.event == JSON_BODY_EVENT:
+            return self.whole(payload)
         if not isinstance(payload, Mapping):
             return []
         return self.handle(event, payload)
+
+    def whole(self, payload: Any) -> list[str]:
+        """A plain JSON answer to the stream request: an error inside a 200 is raised as the
+        provider's error, a whole completion (a server that does not stream) is one chunk."""
+        response = JsonResponse(data=payload, status=200, headers={}, request_id=self.request_id)
+        completion = self.provider._completion(response)
+        self.model = completion.model or self.model
+        self.usage = completion.usage
+        self.finish_reason = completion.finish_reason
+        self.message_id = completion.request_id
+        self.done = True
+        return [completion.text] if completion.text else []
 
     def handle(self, event: SSEEvent, payload: Mapping[str, Any]) -> list[str]:
         raise NotImplementedError(f"{type(self).__name__} must implement handle")
@@ -276,8 +321,12 @@ class WireStream:
             request_id=self.request_id,
         )
 
+    def complete(self) -> bool:
+        """Whether the stream, having ended cleanly, said all it had to say."""
+        return self.done
+
     def finish(self) -> Completion:
-        if not self.done:
+        if not self.complete():
             raise StreamInterruptedError(
                 f"The {self.name} stream ended before {self.terminator}",
                 provider=self.name,
@@ -293,4 +342,4 @@ class WireStream:
         )
 
 
-__all__ = ["HttpProvider", "WireStream"]
+__all__ = ["HttpProvider", "WireStream", "is_local_url"]

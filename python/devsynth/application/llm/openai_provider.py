@@ -47,10 +47,6 @@ class OpenAIProvider(HttpProvider):
     chat_path: ClassVar[str] = "/chat/completions"
     api_key_env: ClassVar[str | None] = "OPENAI_API_KEY"
 
-    def requires_key(self) -> bool:
-        """A key is required by OpenAI itself; other servers on its wire format may not."""
-        return str(self._parameters.get("api_base", "")).rstrip("/") == OPENAI_API_BASE
-
     def _headers(self) -> dict[str, str]:
         headers = {}
         if self._api_key.value:
@@ -156,6 +152,11 @@ class _ChatStream(WireStream):
             return []
         return super().feed(event)
 
+    def complete(self) -> bool:
+        # Some servers (older llama.cpp builds) end a finished stream without [DONE]: a
+        # finish reason followed by a clean end of the body is a whole answer.
+        return self.done or self.finish_reason is not None
+
     def handle(self, event: SSEEvent, payload: Mapping[str, Any]) -> list[str]:
         if payload.get("error") or event.event == "error":
             raise self.error(payload)
@@ -176,9 +177,12 @@ class _ChatStream(WireStream):
 def _usage(raw: object) -> Usage | None:
     if not isinstance(raw, Mapping):
         return None
+    details = raw.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
     return Usage(
         prompt_tokens=int(raw.get("prompt_tokens") or 0),
         completion_tokens=int(raw.get("completion_tokens") or 0),
+        cache_read_input_tokens=int(cached or 0),
     )
 
 
