@@ -1,16 +1,20 @@
 """A scriptable HTTP server on 127.0.0.1 for provider tests.
 
 Each route answers with a queue of :class:`Reply` objects (the last one repeats) or a function
-of the request. A reply can wait before its headers (a slow server), stream its body as HTTP
-chunks with pauses between them (network splits, a stalled stream) and hang up before the
-final chunk (a stream cut off). Every request is recorded, so tests assert on what was sent.
+of the request. A reply can wait before its headers (a slow server), send its status line and
+headers a few bytes at a time (a slow-loris server), stream its body as HTTP chunks with pauses
+between them (network splits, a stalled stream, keep-alive pings, an endless body) and hang up
+before the final chunk (a stream cut off). :func:`gzip_bomb` and :func:`endless` build hostile
+bodies. Every request is recorded, so tests assert on what was sent.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -40,9 +44,10 @@ class Reply:
     body: Any = None  # bytes/str sent as is, anything else as JSON
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before the status line
-    chunks: Sequence[Step] | None = None  # a chunked body, step by step
+    chunks: Iterable[Step] | None = None  # a chunked body, step by step (may be endless)
     cut: bool = False  # hang up before the final chunk
     content_type: str | None = None
+    trickle: tuple[int, float] | None = None  # the head sent (bytes, seconds) at a time
 
 
 def sse(*events: str | dict[str, Any], event: str | None = None) -> bytes:
@@ -164,13 +169,12 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             if reply.chunks is None:
                 payload = _encode(reply.body)
                 self.send_header("content-length", str(len(payload)))
-                self.end_headers()
+                self._end_head(reply)
                 self.wfile.write(payload)
                 self.wfile.flush()
                 return
             self.send_header("transfer-encoding", "chunked")
-            self.end_headers()
-            self.wfile.flush()
+            self._end_head(reply)
             for step in reply.chunks:
                 if isinstance(step, float):
                     if server.stopping.wait(step):
@@ -186,6 +190,21 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
 
+        def _end_head(self, reply: Reply) -> None:
+            if reply.trickle is None:
+                self.end_headers()
+                self.wfile.flush()
+                return
+            self._headers_buffer.append(b"\r\n")  # what end_headers would send, slowly
+            head = b"".join(self._headers_buffer)
+            self._headers_buffer = []
+            size, pause = reply.trickle
+            for start in range(0, len(head), size):
+                self.wfile.write(head[start : start + size])
+                self.wfile.flush()
+                if server.stopping.wait(pause):
+                    raise ConnectionResetError("server stopping")
+
         do_GET = _handle
         do_POST = _handle
 
@@ -200,6 +219,20 @@ def _encode(body: Any) -> bytes:
     if isinstance(body, str):
         return body.encode()
     return json.dumps(body).encode()
+
+
+def gzip_bomb(inflated: int, piece: bytes = b"\0" * (1 << 20)) -> bytes:
+    """``inflated`` bytes of zeros, gzipped (about a thousandth of the size)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    out = [packer.compress(piece) for _ in range(inflated // len(piece))]
+    return b"".join(out) + packer.flush()
+
+
+def endless(piece: bytes, pause: float = 0.0) -> Iterable[Step]:
+    """A body that never ends: ``piece`` again and again (with ``pause`` between)."""
+    if pause:
+        return itertools.chain.from_iterable(itertools.repeat([piece, pause]))
+    return itertools.repeat(piece)
 
 
 def split_every(data: bytes, size: int) -> list[Step]:
