@@ -412,3 +412,73 @@ def test_a_missing_ca_bundle_is_a_configuration_error(tmp_path: Any) -> None:
     garbage.write_text("not a certificate")
     with pytest.raises(ConfigurationError, match="not a readable CA bundle"):
         client_for("test", {"verify": str(garbage)}, base_url="https://127.0.0.1:1")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("temperature", "hot"),
+        ("temperature", -5),
+        ("temperature", float("nan")),
+        ("temperature", True),
+        ("top_p", 1.5),
+        ("max_tokens", -5),
+        ("max_tokens", 0),
+        ("max_tokens", 10.5),
+        ("max_completion_tokens", "many"),
+        ("presence_penalty", float("inf")),
+        ("top_k", -1),
+        ("model", ""),
+        ("model", 5),
+    ],
+)
+@pytest.mark.parametrize("provider_class", [OpenAIProvider, AnthropicProvider])
+def test_invalid_parameters_are_refused_at_creation_naming_them(
+    provider_class: type[Any], name: str, value: Any, server: FakeServer
+) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be"):
+        provider_class({"api_base": server.url, "api_key": KEY, name: value})
+    assert server.requests == []
+
+
+def test_invalid_parameters_of_one_call_are_refused_before_sending(server: FakeServer) -> None:
+    provider = OpenAIProvider({"api_base": server.url + "/v1", "api_key": KEY})
+    with pytest.raises(ConfigurationError, match=r"^temperature must be"):
+        provider.generate("x", {"temperature": "hot"})
+    with pytest.raises(ConfigurationError, match=r"^max_tokens must be"):
+        list(provider.stream("x", {"max_tokens": -5}))
+    with pytest.raises(ConfigurationError, match=r"^top_p must be"):
+        asyncio.run(provider.agenerate("x", {"top_p": float("nan")}))
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("api_base", "message"),
+    [
+        ("localhost:1234/v1", r"did you mean 'http://localhost:1234/v1'"),
+        (" http://localhost:1234/v1", "spaces or a line end around it"),
+        ("http://localhost:1234/v1\n", "spaces or a line end around it"),
+        ("http://local host:1234/v1", "a space or a control character"),
+        ("ftp://localhost/v1", "must start with http:// or https://"),
+        ("http://", "must start with http:// or https:// and name a host"),
+        ("http://localhost:99999/v1", "invalid port"),
+        ("http://user:hunter2@:1/v1", "names no host"),
+        (5, "must be a URL"),
+    ],
+)
+def test_an_invalid_api_base_is_refused_at_creation(api_base: Any, message: str) -> None:
+    with pytest.raises(
+        ConfigurationError, match=f"api_base .*{message}|api_base {message}"
+    ) as info:
+        OpenAIProvider({"api_base": api_base, "api_key": KEY})
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("provider_type", [None, 5, "", "   "])
+def test_provider_type_must_be_a_name(provider_type: Any) -> None:
+    from devsynth.adapters.llm.llm_adapter import LLMBackendAdapter, LLMProviderConfig
+
+    with pytest.raises(ConfigurationError, match="provider_type must be the name"):
+        LLMBackendAdapter().create_provider(LLMProviderConfig(provider_type, {}))
+    with pytest.raises(ConfigurationError, match="provider_type must be the name"):
+        LLMBackendAdapter().create_provider({"provider_type": provider_type})

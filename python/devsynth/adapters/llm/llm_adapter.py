@@ -68,6 +68,23 @@ class LLMProviderConfig:
     parameters: dict[str, Any] = field(default_factory=dict)
     fallback: Sequence[LLMProviderConfig] = ()
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.provider_type, str) or not self.provider_type.strip():
+            raise ConfigurationError(
+                "provider_type must be the name of a provider type ('openai', 'lmstudio', "
+                f"'auto', ...), not {self.provider_type!r}"
+            )
+        if self.parameters is None:
+            self.parameters = {}
+        if not isinstance(self.parameters, Mapping):
+            raise ConfigurationError(
+                f"parameters must be a mapping, not {type(self.parameters).__name__}"
+            )
+        if isinstance(self.fallback, (str, Mapping)) or not all(
+            isinstance(c, LLMProviderConfig) for c in self.fallback
+        ):
+            raise ConfigurationError("fallback must be a list of LLMProviderConfig")
+
     def __repr__(self) -> str:
         fallback = f", fallback={list(self.fallback)!r}" if self.fallback else ""
         return (
@@ -271,7 +288,7 @@ def _as_config(config: LLMProviderConfig | Mapping[str, Any] | None) -> LLMProvi
     if isinstance(config, Mapping):
         fallback = [_as_config(c) for c in config.get("fallback") or ()]
         return LLMProviderConfig(
-            provider_type=str(config.get("provider_type", config.get("provider", AUTO))),
+            provider_type=config.get("provider_type", config.get("provider", AUTO)),
             parameters=dict(config.get("parameters") or {}),
             fallback=fallback,
         )

@@ -33,6 +33,7 @@ import orjson
 from devsynth.application.llm.base import BaseProvider, StreamPart
 from devsynth.application.llm.error_mapping import error_from_response, request_id_from
 from devsynth.application.llm.http import JSON_BODY_EVENT, HttpClient, JsonResponse, client_for
+from devsynth.application.llm.parameters import check_parameters, check_url
 from devsynth.application.llm.secrets import Hidden, api_key
 from devsynth.application.llm.sse import SSEEvent
 from devsynth.domain.errors import (
@@ -79,6 +80,8 @@ class HttpProvider(BaseProvider):
 
     def __init__(self, parameters: Parameters | None = None) -> None:
         super().__init__(parameters)
+        check_url(self._parameters.get("api_base"))
+        check_parameters(self._parameters)
         # Cleaned where it enters and held hidden from the first line: no local variable of
         # this frame ever holds the key (tracebacks with locals show them).
         self._api_key: Hidden[str | None] = api_key(
@@ -100,6 +103,12 @@ class HttpProvider(BaseProvider):
             secrets=self._secrets(),
             connect_hint=self.connect_hint,
         )
+
+    def _params(self, overrides: Parameters | None) -> dict[str, Any]:
+        params = super()._params(overrides)
+        if overrides:  # a call's own values, checked as the configured ones were
+            check_parameters(params)
+        return params
 
     # -- what a wire format provides --------------------------------------------------------
 
