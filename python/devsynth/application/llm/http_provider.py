@@ -91,8 +91,9 @@ class HttpProvider(BaseProvider):
             self._api_key = api_key(os.environ.get(self.api_key_env), source=self.api_key_env)
         if self._api_key.value is None and self.requires_key():
             raise AuthenticationError(
-                f"No API key for {self.name} at {self._base_url()}: set {self.api_key_env} or "
-                "pass api_key (a server on localhost or a private address needs none)",
+                f"No API key for {self.name} at {urlsplit(self._base_url()).hostname}: set "
+                f"{self.api_key_env} or pass api_key (a server on localhost or a private "
+                "address needs none)",
                 provider=self.name,
             )
         self.http: HttpClient = client_for(
