@@ -7,6 +7,8 @@ fix is there (a server that would hold a broken client forever stops on its own 
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -71,7 +73,7 @@ def test_slow_headers_are_bounded_by_the_total_timeout(server: FakeServer, clock
     server.route("GET", "/x", SLOW_HEAD)
     with pytest.raises(ProviderTimeoutError, match=r"total timeout of 1(\.0)? s"):
         client(server, timeouts=Timeouts(connect=1, read=5, total=1, idle=5)).get_json("/x")
-    assert clock.elapsed < 2.5
+    assert clock.elapsed < 4
 
 
 def test_slow_headers_are_bounded_by_the_total_timeout_async(
@@ -88,7 +90,7 @@ def test_slow_headers_are_bounded_by_the_total_timeout_async(
 
     with pytest.raises(ProviderTimeoutError, match=r"total timeout of 1(\.0)? s"):
         run(call)
-    assert clock.elapsed < 2.5
+    assert clock.elapsed < 4
 
 
 @pytest.mark.parametrize("mode", ["sync", "async", "stream"])
@@ -106,7 +108,7 @@ def test_generate_and_agenerate_end_at_timeout_however_slow_the_headers(
             asyncio.run(provider.agenerate("x"))
         else:
             list(provider.stream("x"))  # the headers of a stream count against the total too
-    assert clock.elapsed < 2.5
+    assert clock.elapsed < 4
 
 
 def test_every_pool_is_capped_proxies_included(
@@ -148,7 +150,7 @@ def test_keepalive_comments_do_not_reset_the_idle_timeout(server: FakeServer, cl
     )
     with pytest.raises(ProviderTimeoutError, match=r"only keep-alives for 1\.0 s"):
         list(provider.stream("x"))
-    assert clock.elapsed < 3
+    assert clock.elapsed < 4.5
 
 
 def test_ping_events_do_not_reset_the_idle_timeout_async(server: FakeServer, clock: Clock) -> None:
@@ -162,7 +164,7 @@ def test_ping_events_do_not_reset_the_idle_timeout_async(server: FakeServer, clo
 
     with pytest.raises(ProviderTimeoutError, match="keep-alive timeout"):
         run(call)
-    assert clock.elapsed < 3
+    assert clock.elapsed < 4.5
 
 
 def test_keepalives_get_their_own_bound(server: FakeServer, clock: Clock) -> None:
@@ -182,7 +184,7 @@ def test_keepalives_get_their_own_bound(server: FakeServer, clock: Clock) -> Non
     clock.start = time.monotonic()
     with pytest.raises(ProviderTimeoutError, match=r"only keep-alives for 2\.0 s"):
         list(provider.stream("x"))
-    assert clock.elapsed < 4
+    assert clock.elapsed < 5
 
 
 def test_data_events_keep_a_long_stream_going(server: FakeServer) -> None:
@@ -208,7 +210,7 @@ def test_a_stream_event_over_the_limit_is_refused(server: FakeServer, clock: Clo
     with pytest.raises(ResponseTooLargeError, match="100000 characters") as info:
         list(provider.stream("x"))
     assert info.value.limit == 100_000
-    assert clock.elapsed < 2
+    assert clock.elapsed < 4
 
 
 # -- item 10: bodies have a maximum size, checked as they inflate ------------------------------
@@ -225,7 +227,7 @@ def test_an_endless_body_stops_at_the_limit(server: FakeServer, clock: Clock) ->
     server.route("GET", "/x", Reply(chunks=endless(b"1," * 8192, 0.002)))
     with pytest.raises(ResponseTooLargeError):
         client(server, max_response_size=1_000_000).get_json("/x")
-    assert clock.elapsed < 2
+    assert clock.elapsed < 4
 
 
 def test_an_endless_body_stops_at_the_limit_async(server: FakeServer, clock: Clock) -> None:
@@ -240,7 +242,7 @@ def test_an_endless_body_stops_at_the_limit_async(server: FakeServer, clock: Clo
 
     with pytest.raises(ResponseTooLargeError):
         run(call)
-    assert clock.elapsed < 2
+    assert clock.elapsed < 4
 
 
 @pytest.fixture(scope="module")
@@ -330,10 +332,10 @@ def test_a_body_that_does_not_decompress_is_a_format_error(server: FakeServer) -
 
 
 def test_an_endless_error_body_is_read_for_its_start_only(server: FakeServer, clock: Clock) -> None:
-    server.route("GET", "/x", Reply(500, chunks=[b"x" * 16384, 0.01] * 300))  # 5 MB in 3 s
+    server.route("GET", "/x", Reply(500, chunks=[b"x" * 16384, 0.02] * 300))  # 5 MB in 6 s
     with pytest.raises(ServerError) as info:
         client(server).get_json("/x")
-    assert clock.elapsed < 1.5
+    assert clock.elapsed < 2.5
     assert len(str(info.value)) < 1200
 
 
@@ -482,3 +484,36 @@ def test_provider_type_must_be_a_name(provider_type: Any) -> None:
         LLMBackendAdapter().create_provider(LLMProviderConfig(provider_type, {}))
     with pytest.raises(ConfigurationError, match="provider_type must be the name"):
         LLMBackendAdapter().create_provider({"provider_type": provider_type})
+
+
+# -- item 12: the "start the server" hint only where the server could not be reached ---------
+
+
+def test_a_server_that_hangs_up_gets_no_start_hint() -> None:
+    from devsynth.application.llm.lmstudio_provider import START_HINT, LMStudioProvider
+    from devsynth.errors import ProviderConnectionError
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def hang_up() -> None:  # accept, read the request, close without answering
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    try:
+        provider = LMStudioProvider(
+            {"api_base": f"http://127.0.0.1:{port}/v1", "auto_select_model": False,
+             "max_retries": 0}
+        )  # fmt: skip
+        with pytest.raises(ProviderConnectionError) as info:
+            provider.generate("x")
+    finally:
+        listener.close()
+    assert START_HINT not in str(info.value)
+    assert "failed" in str(info.value)
