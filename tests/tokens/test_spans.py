@@ -61,6 +61,8 @@ def test_tokens_that_do_not_spell_the_text_are_refused() -> None:
     enc = get_encoding("o200k_base")
     with pytest.raises(ValueError, match="do not spell"):
         spans_of_tokens(enc, enc.encode("hello"), b"hello world")
+    with pytest.raises(ValueError, match="do not spell"):
+        spans_of_tokens(enc, enc.encode("hello"), b"world")
 
 
 @given(st.text(max_size=60), st.sampled_from(ENCODINGS))

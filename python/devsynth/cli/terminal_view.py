@@ -71,14 +71,17 @@ class _Painter:
         return _sgr(38, 5, palette.TOKEN_ID) + text + RESET if self.color else text
 
 
-def _parts(index: int, span: TokenSpan, paint: _Painter) -> list[tuple[str, int, bool]]:
-    """The token's lines as (drawn text, columns, a line break follows)."""
+def _parts(
+    index: int, span: TokenSpan, paint: _Painter, *, widths: bool = False
+) -> list[tuple[str, int, bool]]:
+    """The token's lines as (drawn text, columns, a line break follows); the columns are
+    measured only when ``widths`` (laying out ids), else 0."""
     drawn: TokenLines = token_lines(span)
     n = len(drawn.lines)
     out: list[tuple[str, int, bool]] = []
     for k, line in enumerate(drawn.lines):
         text = paint.token(index, span, line)
-        width = sum(display_width(g.text) for g in line)
+        width = sum(display_width(g.text) for g in line) if widths else 0
         if k == 0:
             text, width = paint.open() + text, width + len(paint.open())
         last = k == n - 1
@@ -139,7 +142,7 @@ def render_tokens_with_ids(view: TokenizedText, out: TextIO, *, color: bool, wid
     paint = _Painter(color)
     rows = _Rows(out, paint, max(width, 1))
     for i, span in enumerate(view.spans):
-        for k, (text, text_width, breaks) in enumerate(_parts(i, span, paint)):
+        for k, (text, text_width, breaks) in enumerate(_parts(i, span, paint, widths=True)):
             rows.add(text, text_width, str(span.token) if k == 0 else "")
             if breaks:
                 rows.flush()

@@ -4,11 +4,13 @@ the terminal view and the HTML page, so both draw a token the same way."""
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from devsynth.tokens.spans import TokenizedText, TokenSpan
+from devsynth.tokens.spans import Fragment, TokenizedText, TokenSpan
 
 NEWLINE = "⏎"
 SPACE = "·"
@@ -53,27 +55,42 @@ def mark_of(ch: str) -> str | None:
     return None
 
 
+# Runs of what mark_of() replaces: whitespace (str.isspace(), U+2028/2029 included) and C0/C1
+# controls; everything else is drawn as it is.
+_MARKED_RUN = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+
+
 def _glyphs_of_text(text: str) -> list[Glyphs]:
     out: list[Glyphs] = []
-    run: list[str] = []
-    for ch in text:
-        mark = mark_of(ch)
-        if mark is None:
-            run.append(ch)
-            continue
-        if run:
-            out.append(Glyphs("text", "".join(run)))
-            run = []
-        if out and out[-1].kind == "mark" and out[-1].text[-1] != NEWLINE:
-            out[-1] = Glyphs("mark", out[-1].text + mark)
-        else:
-            out.append(Glyphs("mark", mark))
-    if run:
-        out.append(Glyphs("text", "".join(run)))
+    pos = 0
+    for m in _MARKED_RUN.finditer(text):
+        if m.start() > pos:
+            out.append(Glyphs("text", text[pos : m.start()]))
+        marks = "".join(mark_of(ch) or ch for ch in m.group())
+        # One glyph per line: each newline mark ends its glyph (and the line).
+        for piece in marks.replace(NEWLINE, NEWLINE + "\0").split("\0"):
+            if piece:
+                out.append(Glyphs("mark", piece))
+        pos = m.end()
+    if pos < len(text):
+        out.append(Glyphs("text", text[pos:]))
     return out
 
 
 def token_lines(span: TokenSpan) -> TokenLines:
+    fragments = span.fragments
+    if len(fragments) == 1 and not fragments[0].is_partial:
+        return _text_lines(fragments[0].text)
+    return _lines(span)
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_lines(text: str) -> TokenLines:
+    """The lines of a token of whole characters (the same token text draws the same way)."""
+    return _lines(TokenSpan(0, 0, 0, (Fragment(text),)))
+
+
+def _lines(span: TokenSpan) -> TokenLines:
     glyphs: list[Glyphs] = []
     for fragment in span.fragments:
         if fragment.is_partial:

@@ -131,14 +131,27 @@ def spans_of_tokens(encoding: Encoding, tokens: Sequence[int], data: bytes) -> T
     """Spans of ``tokens``, which must be the tokens of the UTF-8 text ``data``."""
     pieces = encoding.decode_tokens_bytes(tokens)
     spans: list[TokenSpan] = []
+    # Most tokens hold whole characters: their one fragment depends on the token alone.
+    whole: dict[int, tuple[Fragment, ...]] = {}
     pos = 0
+    n = len(data)
     for token, piece in zip(tokens, pieces, strict=True):
         end = pos + len(piece)
-        spans.append(
-            TokenSpan(token, pos, end, _fragments(data, pos, end), encoding.is_special_token(token))
-        )
+        if data[pos:end] != piece:
+            raise ValueError("the tokens do not spell the text")
+        if (
+            piece
+            and not _is_continuation(piece[0])
+            and (end == n or not _is_continuation(data[end]))
+        ):
+            fragments = whole.get(token)
+            if fragments is None:
+                fragments = whole[token] = (Fragment(piece.decode("utf-8")),)
+        else:
+            fragments = _fragments(data, pos, end)
+        spans.append(TokenSpan(token, pos, end, fragments, encoding.is_special_token(token)))
         pos = end
-    if pos != len(data):
+    if pos != n:
         raise ValueError("the tokens do not spell the text")
     chars = len(data.decode("utf-8", "replace"))
     return TokenizedText(encoding.name, tuple(spans), chars, len(data))
