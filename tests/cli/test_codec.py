@@ -137,3 +137,10 @@ def test_decode_bytes_writes_the_exact_bytes() -> None:
     assert proc.returncode == 0 and proc.stdout == b"\xf0\x9f"
     whole = run_process("tokens", "decode", *map(str, ids))
     assert whole.out == "🫠"
+
+
+def test_ids_and_a_file_together_are_a_usage_error(cli: Cli, tmp_path: Path) -> None:
+    f = tmp_path / "ids.txt"
+    f.write_text("15339")
+    r = cli("tokens", "decode", "15339", "-f", str(f))
+    assert r.status == 2 and r.err == "devsynth: error: give ids or --file, not both\n"

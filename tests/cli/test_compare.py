@@ -108,3 +108,9 @@ def test_an_unknown_model_or_encoding_is_a_usage_error(cli: Cli) -> None:
         assert r.status == 2 and r.out == ""
         assert r.err.startswith("devsynth: error: ") and r.err.count("\n") == 1
         assert name in r.err
+
+
+def test_standard_input_is_read_once(cli: Cli) -> None:
+    r = cli("tokens", "compare", "-", "-f", "-", stdin=b"x")
+    assert r.status == 2
+    assert r.err == "devsynth: error: standard input (-) can be read only once\n"
