@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from devsynth.cli.options import UsageError
+from devsynth.cli.render import display
 from devsynth.tokens.files import FileIssue, FileText, Undecodable, read_text
 
 #: How long a TEXT argument may be before its label in a table is shortened.
@@ -27,8 +28,6 @@ class Source:
     def label(self) -> str:
         """How the input is named in output: the path, ``-``, or the text quoted."""
         if self.path is not None:
-            from devsynth.cli.render import display
-
             return display(self.path)
         assert self.text is not None
         text = self.text if len(self.text) <= LABEL_CHARS else self.text[: LABEL_CHARS - 1] + "…"

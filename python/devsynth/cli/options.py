@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Literal, TextIO
 
+from devsynth.cli.render import display
 from devsynth.tokens.core import Encoding
 from devsynth.tokens.files import FileText
 
@@ -77,8 +78,6 @@ def encode_input(
 ) -> list[int] | None:
     """The tokens of an input, with the special-token options; None (and one line on ``err``)
     when the text spells a special token that is not allowed."""
-    from devsynth.cli.render import display
-
     allowed, disallowed = special_options(enc, args)
     try:
         return enc.encode(text.text, allowed_special=allowed, disallowed_special=disallowed)
