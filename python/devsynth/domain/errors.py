@@ -27,7 +27,9 @@
         ├── ResponseFormatError                    a reply that is not the API's shape (not
         │                                          JSON, fields missing or of the wrong type)
         ├── ResponseTooLargeError                  a body or event over the size limit
-        └── UnsupportedOperationError              e.g. embeddings from Anthropic
+        ├── UnsupportedOperationError              e.g. embeddings from Anthropic
+        └── StructuredOutputError                  a reply that should be JSON and is not
+                                                   (the raw text is kept on it)
 
 A server's ``x-should-retry: true`` or ``false`` overrides which statuses are retried, both
 ways. Provider errors keep what the provider said (status, error type, request id); none of them
@@ -192,6 +194,21 @@ class UnsupportedOperationError(ProviderError):
     """The provider does not offer this operation."""
 
 
+class StructuredOutputError(ProviderError):
+    """A reply asked for as JSON (``response_format``) that does not parse, or a refusal.
+
+    ``text`` is the reply exactly as the model wrote it, ``finish_reason`` why it ended
+    (``"length"``: cut off by ``max_tokens``).
+    """
+
+    def __init__(
+        self, message: str, *, text: str, finish_reason: str | None = None, **kwargs: object
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.text = text
+        self.finish_reason = finish_reason
+
+
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
@@ -211,6 +228,7 @@ __all__ = [
     "ResponseTooLargeError",
     "ServerError",
     "StreamInterruptedError",
+    "StructuredOutputError",
     "TokenLimitExceededError",
     "UnknownEncodingError",
     "UnknownModelError",

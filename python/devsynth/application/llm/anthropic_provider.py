@@ -1,65 +1,37 @@
 """Anthropic's Messages API: ``/v1/messages``, its event stream and ``count_tokens``.
 
-Chat messages in the OpenAI shape are converted on the way out: system messages become the
-top-level ``system`` field, and consecutive messages of one role are merged (the API wants
-user and assistant turns to alternate). ``max_tokens`` is required by the API, so it is
-always sent. Anthropic has no embeddings endpoint: ``get_embedding`` says so.
+Chat messages, tools, ``tool_choice`` and ``response_format`` in the OpenAI shape are
+converted on the way out (:mod:`devsynth.application.llm.anthropic_format`: system messages
+become the top-level ``system`` field, tool calls ``tool_use`` blocks, tool results
+``tool_result`` blocks, and consecutive messages of one role are merged). ``max_tokens`` is
+required by the API, so it is always sent. Extended thinking (``thinking``) comes back apart
+from the text, whole or streamed. Anthropic has no embeddings endpoint: ``get_embedding``
+says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
+from devsynth.application.llm.anthropic_format import (
+    ContentAssembler,
+    to_anthropic_messages,
+    to_anthropic_tool_choice,
+    to_anthropic_tools,
+)
+from devsynth.application.llm.base import StreamPart
 from devsynth.application.llm.http import JsonResponse
 from devsynth.application.llm.http_provider import HttpProvider, WireStream
+from devsynth.application.llm.reasoning import adapt_anthropic_body
 from devsynth.application.llm.sse import SSEEvent
-from devsynth.domain.errors import ProviderError, UnsupportedOperationError
+from devsynth.application.llm.structured import JsonRequest, json_request, parse_json_reply
+from devsynth.domain.errors import ConfigurationError, ProviderError, UnsupportedOperationError
 from devsynth.domain.llm import Completion, Message, Parameters, Usage
 
 ANTHROPIC_API_BASE = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
-_SYSTEM_ROLES = ("system", "developer")
-
-
-def to_anthropic_messages(
-    messages: list[dict[str, Any]],
-) -> tuple[str | None, list[dict[str, Any]]]:
-    """``(system, messages)`` for the Messages API from OpenAI-shaped chat messages."""
-    system: list[str] = []
-    out: list[dict[str, Any]] = []
-    for message in messages:
-        role = message.get("role")
-        content = message.get("content")
-        if role in _SYSTEM_ROLES:
-            system.append(_text_of(content))
-            continue
-        role = "assistant" if role == "assistant" else "user"
-        if out and out[-1]["role"] == role:
-            out[-1]["content"] = _merge(out[-1]["content"], content)
-        else:
-            out.append({"role": role, "content": content if content is not None else ""})
-    return ("\n\n".join(system) if system else None), out
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(b.get("text", "")) for b in content if isinstance(b, Mapping))
-    return "" if content is None else str(content)
-
-
-def _blocks(content: Any) -> list[Any]:
-    if isinstance(content, list):
-        return list(content)
-    return [{"type": "text", "text": _text_of(content)}]
-
-
-def _merge(first: Any, second: Any) -> Any:
-    if isinstance(first, str) and isinstance(second, str):
-        return f"{first}\n\n{second}"
-    return _blocks(first) + _blocks(second)
 
 
 class AnthropicProvider(HttpProvider):
@@ -96,18 +68,46 @@ class AnthropicProvider(HttpProvider):
         }
         if system is not None:
             body["system"] = system
-        for name in ("temperature", "top_p", "top_k", "metadata", "tools", "tool_choice"):
+        for name in ("temperature", "top_p", "top_k", "metadata", "thinking"):
             if params.get(name) is not None:
                 body[name] = params[name]
         stop = params.get("stop_sequences", params.get("stop"))
         if stop is not None:
             body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-        return body
+        if params.get("tools"):
+            body["tools"] = to_anthropic_tools(params["tools"])
+        choice = to_anthropic_tool_choice(
+            params.get("tool_choice"), params.get("parallel_tool_calls")
+        )
+        if choice is not None:
+            body["tool_choice"] = choice
+        wanted = json_request(params.get("response_format"))
+        if wanted is not None:
+            self._force_response_tool(body, wanted)
+        return adapt_anthropic_body(body)
+
+    def _force_response_tool(self, body: dict[str, Any], wanted: JsonRequest) -> None:
+        """Anthropic's JSON technique: one tool whose input schema is the reply's schema, and
+        ``tool_choice`` forcing it. The model cannot also call the caller's tools or think
+        (forced tool use and extended thinking exclude each other), so those are errors."""
+        if body.get("tools"):
+            raise ConfigurationError(
+                "response_format with tools is not possible on anthropic: its structured output "
+                "is a forced tool call, which leaves the model no choice of other tools"
+            )
+        thinking = body.get("thinking")
+        if isinstance(thinking, Mapping) and thinking.get("type") != "disabled":
+            raise ConfigurationError(
+                "response_format with extended thinking is not possible on anthropic: its "
+                "structured output forces a tool call, which thinking does not allow"
+            )
+        body["tools"] = [wanted.as_tool()]
+        body["tool_choice"] = {"type": "tool", "name": wanted.name}
 
     def _stream_state(self, params: dict[str, Any]) -> WireStream:
         return _MessageStream(self, params)
 
-    def _completion(self, response: JsonResponse) -> Completion:
+    def _completion(self, response: JsonResponse, params: Mapping[str, Any]) -> Completion:
         data = response.data
         if not isinstance(data, Mapping):
             raise ProviderError(
@@ -115,18 +115,18 @@ class AnthropicProvider(HttpProvider):
             )
         if data.get("type") == "error" or data.get("error"):
             raise self._in_band_error(data, response.status, response.request_id)
-        text = "".join(
-            str(block.get("text", ""))
-            for block in data.get("content") or ()
-            if isinstance(block, Mapping) and block.get("type") == "text"
-        )
-        return Completion(
-            text=text,
-            provider=self.name,
-            model=data.get("model"),
-            usage=_usage(data.get("usage"), None),
-            finish_reason=data.get("stop_reason"),
-            request_id=response.request_id or data.get("id"),
+        content = _assembler(params)
+        content.add_blocks(data.get("content") or ())
+        return _result(
+            content,
+            Completion(
+                text="",
+                provider=self.name,
+                model=data.get("model"),
+                usage=_usage(data.get("usage"), None),
+                finish_reason=data.get("stop_reason"),
+                request_id=response.request_id or data.get("id"),
+            ),
         )
 
     def _embed(self, text: str, params: dict[str, Any]) -> list[float]:
@@ -143,7 +143,8 @@ class AnthropicProvider(HttpProvider):
 
     def _count_body(self, messages: list[Message], parameters: Parameters | None) -> dict[str, Any]:
         body = self._body([dict(m) for m in messages], self._params(parameters))
-        return {k: v for k, v in body.items() if k in ("model", "messages", "system", "tools")}
+        counted = ("model", "messages", "system", "tools", "tool_choice", "thinking")
+        return {k: v for k, v in body.items() if k in counted}
 
     def count_tokens(self, messages: list[Message], parameters: Parameters | None = None) -> int:
         """Input tokens of ``messages`` as Anthropic counts them (``/v1/messages/count_tokens``)."""
@@ -183,11 +184,14 @@ def _usage(raw: object, previous: Usage | None) -> Usage | None:
     uncached_before = (
         before.prompt_tokens - before.cache_read_input_tokens - before.cache_creation_input_tokens
     )
+    details = raw.get("output_tokens_details")
+    thinking = details.get("thinking_tokens") if isinstance(details, Mapping) else None
     return Usage(
         prompt_tokens=_count(raw, "input_tokens", uncached_before) + read + written,
         completion_tokens=_count(raw, "output_tokens", before.completion_tokens),
         cache_read_input_tokens=read,
         cache_creation_input_tokens=written,
+        reasoning_tokens=int(thinking) if thinking is not None else before.reasoning_tokens,
     )
 
 
@@ -196,26 +200,61 @@ def _count(raw: Mapping[str, Any], name: str, default: int) -> int:
     return default if value is None else int(value)
 
 
+def _assembler(params: Mapping[str, Any]) -> ContentAssembler:
+    wanted = json_request(params.get("response_format"))
+    return ContentAssembler(wanted.name if wanted is not None else None)
+
+
+def _result(content: ContentAssembler, completion: Completion) -> Completion:
+    """``completion`` with the message's folded content; a structured reply parsed (or a
+    StructuredOutputError carrying its raw text)."""
+    completion = replace(
+        completion,
+        text=content.text,
+        tool_calls=content.tool_calls,
+        thinking=content.thinking,
+        thinking_blocks=content.thinking_blocks,
+    )
+    if content.response_tool is None:
+        return completion
+    if content.has_parsed:
+        return replace(completion, parsed=content.parsed)
+    # The forced tool's input did not parse (or never came): report it with the raw text.
+    parsed = parse_json_reply(
+        completion.text,
+        provider=completion.provider,
+        finish_reason=completion.finish_reason,
+        request_id=completion.request_id,
+    )
+    return replace(completion, parsed=parsed)
+
+
 class _MessageStream(WireStream):
-    """The Messages API's event stream, folded into text chunks and one Completion."""
+    """The Messages API's event stream, folded into text chunks, thinking and tool-call
+    fragments, and one Completion."""
 
     terminator: ClassVar[str] = "message_stop"
 
-    def handle(self, event: SSEEvent, payload: Mapping[str, Any]) -> list[str]:
+    def __init__(self, provider: HttpProvider, params: Mapping[str, Any]) -> None:
+        super().__init__(provider, params)
+        self.content = _assembler(params)
+
+    def handle(self, event: SSEEvent, payload: Mapping[str, Any]) -> list[StreamPart]:
         kind = payload.get("type") or event.event
+        index = payload.get("index")
         if kind == "message_start":
             message = payload.get("message") or {}
             self.model = message.get("model") or self.model
             self.message_id = message.get("id")
             self.usage = _usage(message.get("usage"), self.usage)
-        elif kind == "content_block_start":
-            block = payload.get("content_block") or {}
-            if block.get("type") == "text" and block.get("text"):
-                return [str(block["text"])]
-        elif kind == "content_block_delta":
-            delta = payload.get("delta") or {}
-            if delta.get("type") == "text_delta" and delta.get("text"):
-                return [str(delta["text"])]
+        elif kind == "content_block_start" and isinstance(index, int):
+            parts: list[StreamPart] = self.content.start(index, payload.get("content_block") or {})
+            return parts
+        elif kind == "content_block_delta" and isinstance(index, int):
+            parts = self.content.delta(index, payload.get("delta") or {})
+            return parts
+        elif kind == "content_block_stop" and isinstance(index, int):
+            self.content.stop(index)
         elif kind == "message_delta":
             delta = payload.get("delta") or {}
             self.finish_reason = delta.get("stop_reason") or self.finish_reason
@@ -224,7 +263,10 @@ class _MessageStream(WireStream):
             self.done = True
         elif kind == "error":
             raise self.error(payload)
-        return []  # ping, content_block_stop, and event types added later
+        return []  # ping, and event types added later
+
+    def finish(self) -> Completion:
+        return _result(self.content, super().finish())
 
 
 __all__ = ["ANTHROPIC_API_BASE", "ANTHROPIC_VERSION", "AnthropicProvider", "to_anthropic_messages"]

@@ -44,23 +44,40 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Union
 
 from devsynth.application.llm.secrets import mask_secrets
 from devsynth.domain.errors import TokenLimitExceededError, UnsupportedOperationError
-from devsynth.domain.llm import Completion, Message, Parameters
+from devsynth.domain.llm import (
+    Completion,
+    Message,
+    Parameters,
+    StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    Tool,
+    ToolCallDelta,
+)
 
 if TYPE_CHECKING:
     from devsynth.application.utils.token_tracker import TokenTracker
 
-# What a streaming hook yields: text deltas, then (optionally) the final result.
-StreamPart = Union[str, Completion]  # noqa: UP007 -- a runtime alias must work on 3.10 too
+# What a streaming hook yields: text deltas (str), thinking and tool-call fragments, then
+# (optionally) the final result.
+StreamPart = Union[str, ThinkingDelta, ToolCallDelta, Completion]  # noqa: UP007 -- runtime on 3.10
 
 
 class TextStream:
-    """A :class:`~devsynth.domain.llm.CompletionStream` over a hook's generator."""
+    """A :class:`~devsynth.domain.llm.CompletionStream` over a hook's generator.
+
+    Iterating gives the answer's text; :meth:`events` gives everything as it arrives
+    (:class:`TextDelta`, :class:`ThinkingDelta`, :class:`ToolCallDelta`). Either way,
+    ``completion`` holds the whole result once the stream is exhausted: text, tool calls
+    assembled from their fragments, thinking, usage.
+    """
 
     def __init__(self, parts: Iterator[StreamPart], *, provider: str, model: str | None) -> None:
         self._parts = parts
         self._provider = provider
         self._model = model
         self._chunks: list[str] = []
+        self._thinking: list[str] = []
         self._final: Completion | None = None
         self._completion: Completion | None = None
         self._done = False
@@ -69,6 +86,17 @@ class TextStream:
         return self
 
     def __next__(self) -> str:
+        while (event := self._next_event()) is not None:
+            if isinstance(event, TextDelta):
+                return event.text
+        raise StopIteration
+
+    def events(self) -> Iterator[StreamEvent]:
+        """Text, thinking and tool-call fragments, in the order the provider sent them."""
+        while (event := self._next_event()) is not None:
+            yield event
+
+    def _next_event(self) -> StreamEvent | None:
         while not self._done:
             try:
                 part = next(self._parts)
@@ -78,12 +106,12 @@ class TextStream:
             except BaseException:
                 self._done = True
                 raise
+            event = _event(part, self._chunks, self._thinking)
             if isinstance(part, Completion):
                 self._final = part
-            elif part:
-                self._chunks.append(part)
-                return part
-        raise StopIteration
+            elif event is not None:
+                return event
+        return None
 
     def _finish(self) -> None:
         self._done = True
@@ -100,6 +128,11 @@ class TextStream:
     def text(self) -> str:
         """The text received so far."""
         return "".join(self._chunks)
+
+    @property
+    def thinking(self) -> str:
+        """The thinking received so far (reasoning models that show it)."""
+        return "".join(self._thinking)
 
     def close(self) -> None:
         """Stop early; the backend's generator closes and frees its connection."""
@@ -130,6 +163,7 @@ class AsyncTextStream:
         self._provider = provider
         self._model = model
         self._chunks: list[str] = []
+        self._thinking: list[str] = []
         self._final: Completion | None = None
         self._completion: Completion | None = None
         self._done = False
@@ -138,6 +172,17 @@ class AsyncTextStream:
         return self
 
     async def __anext__(self) -> str:
+        while (event := await self._next_event()) is not None:
+            if isinstance(event, TextDelta):
+                return event.text
+        raise StopAsyncIteration
+
+    async def events(self) -> AsyncIterator[StreamEvent]:
+        """Text, thinking and tool-call fragments, in the order the provider sent them."""
+        while (event := await self._next_event()) is not None:
+            yield event
+
+    async def _next_event(self) -> StreamEvent | None:
         while not self._done:
             try:
                 part = await self._parts.__anext__()
@@ -150,12 +195,12 @@ class AsyncTextStream:
             except BaseException:
                 self._done = True
                 raise
+            event = _event(part, self._chunks, self._thinking)
             if isinstance(part, Completion):
                 self._final = part
-            elif part:
-                self._chunks.append(part)
-                return part
-        raise StopAsyncIteration
+            elif event is not None:
+                return event
+        return None
 
     @property
     def completion(self) -> Completion | None:
@@ -164,6 +209,10 @@ class AsyncTextStream:
     @property
     def text(self) -> str:
         return "".join(self._chunks)
+
+    @property
+    def thinking(self) -> str:
+        return "".join(self._thinking)
 
     async def aclose(self) -> None:
         self._done = True
@@ -181,6 +230,22 @@ class AsyncTextStream:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _event(part: StreamPart, chunks: list[str], thinking: list[str]) -> StreamEvent | None:
+    """A hook's part as the event a caller sees (text and thinking remembered on the way);
+    ``None`` for empty text and for the final Completion."""
+    if isinstance(part, str):
+        if not part:
+            return None
+        chunks.append(part)
+        return TextDelta(part)
+    if isinstance(part, ThinkingDelta):
+        thinking.append(part.text)
+        return part
+    if isinstance(part, ToolCallDelta):
+        return part
+    return None
 
 
 def _final_completion(
@@ -204,6 +269,28 @@ async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
 
 def _user(prompt: str) -> dict[str, Any]:
     return {"role": "user", "content": prompt}
+
+
+def with_options(
+    parameters: Parameters | None,
+    tools: Sequence[Tool] | None = None,
+    tool_choice: Any = None,
+    response_format: Mapping[str, Any] | None = None,
+) -> Parameters | None:
+    """One call's parameters with the keyword options laid over them (the keywords are
+    the same thing as the parameters of those names)."""
+    options = {
+        name: value
+        for name, value in (
+            ("tools", tools),
+            ("tool_choice", tool_choice),
+            ("response_format", response_format),
+        )
+        if value is not None
+    }
+    if not options:
+        return parameters
+    return {**(parameters or {}), **options}
 
 
 class BaseProvider:
@@ -248,10 +335,19 @@ class BaseProvider:
         )
 
     def _params(self, overrides: Parameters | None) -> dict[str, Any]:
-        """The configured parameters with one call's overrides (``None`` means "default")."""
+        """The configured parameters with one call's overrides (``None`` means "default");
+        tools and response_format checked here, before any request."""
         merged = dict(self._parameters)
         if overrides:
             merged.update({k: v for k, v in overrides.items() if v is not None})
+        if merged.get("tools") is not None:
+            from devsynth.application.llm.tools import check_tools
+
+            merged["tools"] = check_tools(merged["tools"])
+        if merged.get("response_format") is not None:
+            from devsynth.application.llm.structured import json_request
+
+            json_request(merged["response_format"])
         return merged
 
     # -- hooks -----------------------------------------------------------------------------
@@ -324,8 +420,9 @@ class BaseProvider:
     ) -> list[dict[str, Any]]:
         """``context`` then the prompt, oldest context dropped to leave room for the answer.
 
-        The budget is the model's window minus ``max_tokens``. System messages and the
-        prompt are always kept; when they alone do not fit, TokenLimitExceededError.
+        The budget is the model's window minus ``max_tokens`` and the tool definitions.
+        System messages and the prompt are always kept; when they alone do not fit,
+        TokenLimitExceededError. A tool call and its results stay together or go together.
         """
         messages = [dict(m) for m in context] + [_user(prompt)]
         window = self._context_window(params)
@@ -333,10 +430,15 @@ class BaseProvider:
         window = window if window is not None else tracker.context_window
         if window is None:
             return messages
-        budget = window - int(params.get("max_tokens") or 0)
+        functions = [
+            t for t in params.get("tools") or () if t.get("type", "function") == "function"
+        ]
+        tool_tokens = tracker.count_tools_tokens(functions) if functions else 0
+        budget = window - int(params.get("max_tokens") or 0) - tool_tokens
         if budget <= 0:
             raise TokenLimitExceededError(
-                f"max_tokens leaves no room for the prompt in the model's window of {window}",
+                f"max_tokens and the tool definitions leave no room for the prompt in the "
+                f"model's window of {window}",
                 current_tokens=int(params.get("max_tokens") or 0),
                 max_tokens=window,
             )
@@ -345,7 +447,7 @@ class BaseProvider:
         if needed > budget:
             raise TokenLimitExceededError(
                 f"The prompt needs {needed} tokens but the model's window of {window} leaves "
-                f"{budget} after reserving max_tokens",
+                f"{budget} after reserving max_tokens and the tool definitions",
                 current_tokens=needed,
                 max_tokens=budget,
             )
@@ -361,9 +463,17 @@ class BaseProvider:
     # -- sync API --------------------------------------------------------------------------
 
     def complete(
-        self, messages: Sequence[Message], parameters: Parameters | None = None
+        self,
+        messages: Sequence[Message],
+        parameters: Parameters | None = None,
+        *,
+        tools: Sequence[Tool] | None = None,
+        tool_choice: Any = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> Completion:
-        """The full result (text, usage, finish reason, model) for a list of chat messages."""
+        """The full result (text, tool calls, usage, finish reason, model) for a list of chat
+        messages. ``tools`` are in OpenAI's function format on every provider."""
+        parameters = with_options(parameters, tools, tool_choice, response_format)
         params = self._resolve(self._params(parameters))
         return self._complete([dict(m) for m in messages], params)
 
@@ -376,9 +486,17 @@ class BaseProvider:
         return self.complete_with_context(prompt, context, parameters).text
 
     def complete_with_context(
-        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
+        self,
+        prompt: str,
+        context: Sequence[Message],
+        parameters: Parameters | None = None,
+        *,
+        tools: Sequence[Tool] | None = None,
+        tool_choice: Any = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> Completion:
         """Like :meth:`complete`, the context fitted to the model's window first."""
+        parameters = with_options(parameters, tools, tool_choice, response_format)
         params = self._resolve(self._params(parameters))
         return self._complete(self._fit(prompt, context, params), params)
 
@@ -387,15 +505,30 @@ class BaseProvider:
         return self._text_stream([_user(prompt)], params)
 
     def stream_with_context(
-        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
+        self,
+        prompt: str,
+        context: Sequence[Message],
+        parameters: Parameters | None = None,
+        *,
+        tools: Sequence[Tool] | None = None,
+        tool_choice: Any = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> TextStream:
+        parameters = with_options(parameters, tools, tool_choice, response_format)
         params = self._resolve(self._params(parameters))
         return self._text_stream(self._fit(prompt, context, params), params)
 
     def stream_messages(
-        self, messages: Sequence[Message], parameters: Parameters | None = None
+        self,
+        messages: Sequence[Message],
+        parameters: Parameters | None = None,
+        *,
+        tools: Sequence[Tool] | None = None,
+        tool_choice: Any = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> TextStream:
-        """Stream the answer to a list of chat messages."""
+        """Stream the answer to a list of chat messages (tool calls assembled as they come)."""
+        parameters = with_options(parameters, tools, tool_choice, response_format)
         params = self._resolve(self._params(parameters))
         return self._text_stream([dict(m) for m in messages], params)
 
@@ -425,8 +558,15 @@ class BaseProvider:
     # -- async API -------------------------------------------------------------------------
 
     async def acomplete(
-        self, messages: Sequence[Message], parameters: Parameters | None = None
+        self,
+        messages: Sequence[Message],
+        parameters: Parameters | None = None,
+        *,
+        tools: Sequence[Tool] | None = None,
+        tool_choice: Any = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> Completion:
+        parameters = with_options(parameters, tools, tool_choice, response_format)
         params = await self._aresolve(self._params(parameters))
         return await self._acomplete([dict(m) for m in messages], params)
 
@@ -439,8 +579,16 @@ class BaseProvider:
         return (await self.acomplete_with_context(prompt, context, parameters)).text
 
     async def acomplete_with_context(
-        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
+        self,
+        prompt: str,
+        context: Sequence[Message],
+        parameters: Parameters | None = None,
+        *,
+        tools: Sequence[Tool] | None = None,
+        tool_choice: Any = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> Completion:
+        parameters = with_options(parameters, tools, tool_choice, response_format)
         params = await self._aresolve(self._params(parameters))
         messages = self._fit(prompt, context, params)
         return await self._acomplete(messages, params)
@@ -449,15 +597,30 @@ class BaseProvider:
         return self._async_text_stream(lambda params: [_user(prompt)], parameters)
 
     def astream_with_context(
-        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
+        self,
+        prompt: str,
+        context: Sequence[Message],
+        parameters: Parameters | None = None,
+        *,
+        tools: Sequence[Tool] | None = None,
+        tool_choice: Any = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> AsyncTextStream:
+        parameters = with_options(parameters, tools, tool_choice, response_format)
         return self._async_text_stream(
             lambda params: self._fit(prompt, context, params), parameters
         )
 
     def astream_messages(
-        self, messages: Sequence[Message], parameters: Parameters | None = None
+        self,
+        messages: Sequence[Message],
+        parameters: Parameters | None = None,
+        *,
+        tools: Sequence[Tool] | None = None,
+        tool_choice: Any = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> AsyncTextStream:
+        parameters = with_options(parameters, tools, tool_choice, response_format)
         return self._async_text_stream(lambda params: [dict(m) for m in messages], parameters)
 
     def _async_text_stream(

@@ -14,12 +14,12 @@ providers that failed first), and the chain's ``last_provider``.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from devsynth.application.llm.base import AsyncTextStream, StreamPart, TextStream
+from devsynth.application.llm.base import AsyncTextStream, StreamPart, TextStream, with_options
 from devsynth.domain.errors import (
     ProviderConnectionError,
     ProviderError,
@@ -30,7 +30,7 @@ from devsynth.domain.errors import (
     StreamInterruptedError,
     UnsupportedOperationError,
 )
-from devsynth.domain.llm import Completion, LLMProvider, Message, Parameters
+from devsynth.domain.llm import Completion, LLMProvider, Message, Parameters, TextDelta, Tool
 
 logger = logging.getLogger("devsynth.llm.fallback")
 
@@ -112,14 +112,29 @@ class FallbackProvider:
     # -- sync ------------------------------------------------------------------------------
 
     def complete(
-        self, messages: Sequence[Message], parameters: Parameters | None = None
+        self,
+        messages: Sequence[Message],
+        parameters: Parameters | None = None,
+        *,
+        tools: Sequence[Tool] | None = None,
+        tool_choice: Any = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> Completion:
+        parameters = with_options(parameters, tools, tool_choice, response_format)
         result, provider, skipped = self._first(lambda p: p.complete(messages, parameters))
         return self._answered(result, provider, skipped)
 
     def complete_with_context(
-        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
+        self,
+        prompt: str,
+        context: Sequence[Message],
+        parameters: Parameters | None = None,
+        *,
+        tools: Sequence[Tool] | None = None,
+        tool_choice: Any = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> Completion:
+        parameters = with_options(parameters, tools, tool_choice, response_format)
         result, provider, skipped = self._first(
             lambda p: p.complete_with_context(prompt, context, parameters)
         )
@@ -158,9 +173,11 @@ class FallbackProvider:
             stream = None
             try:
                 stream = open_stream(provider)
-                for chunk in stream:
+                # Thinking and tool-call fragments pass too, from streams that have them.
+                events = stream.events() if hasattr(stream, "events") else stream
+                for event in events:
                     started = True
-                    yield chunk
+                    yield event.text if isinstance(event, TextDelta) else event
             except _STREAM_FALLBACK_ERRORS as exc:
                 if started or index == len(self.providers) - 1:
                     raise
@@ -188,14 +205,29 @@ class FallbackProvider:
     # -- async -----------------------------------------------------------------------------
 
     async def acomplete(
-        self, messages: Sequence[Message], parameters: Parameters | None = None
+        self,
+        messages: Sequence[Message],
+        parameters: Parameters | None = None,
+        *,
+        tools: Sequence[Tool] | None = None,
+        tool_choice: Any = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> Completion:
+        parameters = with_options(parameters, tools, tool_choice, response_format)
         result, provider, skipped = await self._afirst(lambda p: p.acomplete(messages, parameters))
         return self._answered(result, provider, skipped)
 
     async def acomplete_with_context(
-        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
+        self,
+        prompt: str,
+        context: Sequence[Message],
+        parameters: Parameters | None = None,
+        *,
+        tools: Sequence[Tool] | None = None,
+        tool_choice: Any = None,
+        response_format: Mapping[str, Any] | None = None,
     ) -> Completion:
+        parameters = with_options(parameters, tools, tool_choice, response_format)
         result, provider, skipped = await self._afirst(
             lambda p: p.acomplete_with_context(prompt, context, parameters)
         )
@@ -234,9 +266,10 @@ class FallbackProvider:
             stream = None
             try:
                 stream = open_stream(provider)
-                async for chunk in stream:
+                events = stream.events() if hasattr(stream, "events") else stream
+                async for event in events:
                     started = True
-                    yield chunk
+                    yield event.text if isinstance(event, TextDelta) else event
             except _STREAM_FALLBACK_ERRORS as exc:
                 if started or index == len(self.providers) - 1:
                     raise

@@ -8,7 +8,7 @@ closing. A wire format (OpenAI's chat completions, Anthropic's Messages API) fil
 ``chat_path``            where completions are requested (``/chat/completions``)
 ``_body``                the request body for a list of chat messages
 ``_stream_body``         the same, asking for a stream (default: ``"stream": true``)
-``_completion``          a decoded response -> :class:`Completion`
+``_completion``          a decoded response (and the call's parameters) -> :class:`Completion`
 ``_stream_state``        a :class:`WireStream` that folds the stream's events
 ``_headers``             the headers that carry the key and API version
 ``_base_url``            the client's base URL (default: ``api_base``)
@@ -25,6 +25,7 @@ import ipaddress
 import os
 from collections.abc import AsyncGenerator, Generator, Mapping
 from contextlib import aclosing, closing
+from dataclasses import replace
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -132,7 +133,7 @@ class HttpProvider(BaseProvider):
     ) -> dict[str, Any]:
         return {**self._body(messages, params), "stream": True}
 
-    def _completion(self, response: JsonResponse) -> Completion:
+    def _completion(self, response: JsonResponse, params: Mapping[str, Any]) -> Completion:
         raise NotImplementedError(f"{type(self).__name__} must implement _completion")
 
     def _stream_state(self, params: dict[str, Any]) -> WireStream:
@@ -219,13 +220,14 @@ class HttpProvider(BaseProvider):
     # -- one request -----------------------------------------------------------------------
 
     def _complete_once(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
-        return self._completion(self.http.post_json(self.chat_path, self._body(messages, params)))
+        response = self.http.post_json(self.chat_path, self._body(messages, params))
+        return self._completion(response, params)
 
     async def _acomplete_once(
         self, messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> Completion:
         response = await self.http.apost_json(self.chat_path, self._body(messages, params))
-        return self._completion(response)
+        return self._completion(response, params)
 
     def _stream_once(
         self, messages: list[dict[str, Any]], params: dict[str, Any]
@@ -266,19 +268,22 @@ class HttpProvider(BaseProvider):
 class WireStream:
     """What one streamed response has told so far; shared by the sync and async loops.
 
-    A wire format implements :meth:`handle` (one decoded event -> text chunks, updating
-    ``model``, ``usage``, ``finish_reason`` and ``done``) and names its ``terminator``.
+    A wire format implements :meth:`handle` (one decoded event -> text chunks and thinking
+    or tool-call fragments, updating ``model``, ``usage``, ``finish_reason`` and ``done``)
+    and names its ``terminator``.
     """
 
     terminator: ClassVar[str] = "its end"
 
     def __init__(self, provider: HttpProvider, params: Mapping[str, Any]) -> None:
         self.provider = provider
+        self.params = params
         self.model: str | None = params.get("model")
         self.request_id: str | None = None
         self.message_id: str | None = None  # the body's id, when the headers carry none
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
+        self.answer: Completion | None = None  # a whole reply instead of a stream
         self.done = False
 
     @property
@@ -288,7 +293,7 @@ class WireStream:
     def on_headers(self, headers: Mapping[str, str]) -> None:
         self.request_id = request_id_from(headers)
 
-    def feed(self, event: SSEEvent) -> list[str]:
+    def feed(self, event: SSEEvent) -> list[StreamPart]:
         try:
             payload = orjson.loads(event.data)
         except orjson.JSONDecodeError:
@@ -303,11 +308,13 @@ class WireStream:
             return []
         return self.handle(event, payload)
 
-    def whole(self, payload: Any) -> list[str]:
+    def whole(self, payload: Any) -> list[StreamPart]:
         """A plain JSON answer to the stream request: an error inside a 200 is raised as the
-        provider's error, a whole completion (a server that does not stream) is one chunk."""
+        provider's error, a whole completion (a server that does not stream) is one chunk,
+        and it is the stream's result (tool calls, thinking and all)."""
         response = JsonResponse(data=payload, status=200, headers={}, request_id=self.request_id)
-        completion = self.provider._completion(response)
+        completion = self.provider._completion(response, self.params)
+        self.answer = completion
         self.model = completion.model or self.model
         self.usage = completion.usage
         self.finish_reason = completion.finish_reason
@@ -315,7 +322,7 @@ class WireStream:
         self.done = True
         return [completion.text] if completion.text else []
 
-    def handle(self, event: SSEEvent, payload: Mapping[str, Any]) -> list[str]:
+    def handle(self, event: SSEEvent, payload: Mapping[str, Any]) -> list[StreamPart]:
         raise NotImplementedError(f"{type(self).__name__} must implement handle")
 
     def error(self, payload: Mapping[str, Any]) -> ProviderError:
@@ -342,6 +349,8 @@ class WireStream:
                 provider=self.name,
                 request_id=self.request_id,
             )
+        if self.answer is not None:
+            return replace(self.answer, request_id=self.request_id or self.answer.request_id)
         return Completion(
             text="",
             provider=self.name,

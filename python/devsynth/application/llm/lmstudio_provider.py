@@ -153,6 +153,7 @@ class LMStudioProvider(OpenAIProvider):
     }
     api_key_env: ClassVar[str | None] = None  # never send an OpenAI key to a local server
     connect_hint: ClassVar[str] = START_HINT
+    adapts_reasoning_models: ClassVar[bool] = False  # LM Studio takes max_tokens for all
 
     def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
         super().__init__(parameters)

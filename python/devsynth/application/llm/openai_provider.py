@@ -8,13 +8,18 @@ comes from ``api_key`` or ``OPENAI_API_KEY`` and travels only in the Authorizati
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
+from devsynth.application.llm.base import StreamPart
 from devsynth.application.llm.http import JsonResponse
 from devsynth.application.llm.http_provider import HttpProvider, WireStream
+from devsynth.application.llm.openai_format import DeltaAssembler, message_parts, usage_of
+from devsynth.application.llm.reasoning import adapt_openai_body
 from devsynth.application.llm.sse import SSEEvent
+from devsynth.application.llm.structured import json_request, parse_json_reply
 from devsynth.domain.errors import ProviderError
-from devsynth.domain.llm import Completion, Usage
+from devsynth.domain.llm import Completion
 
 OPENAI_API_BASE = "https://api.openai.com/v1"
 
@@ -31,6 +36,8 @@ _BODY_FIELDS = (
     "response_format",
     "tools",
     "tool_choice",
+    "parallel_tool_calls",
+    "reasoning_effort",
     "user",
 )
 
@@ -46,6 +53,9 @@ class OpenAIProvider(HttpProvider):
     }
     chat_path: ClassVar[str] = "/chat/completions"
     api_key_env: ClassVar[str | None] = "OPENAI_API_KEY"
+    # OpenAI's reasoning models want max_completion_tokens and no sampling parameters; other
+    # servers on the wire format decide for themselves.
+    adapts_reasoning_models: ClassVar[bool] = True
 
     def _headers(self) -> dict[str, str]:
         headers = {}
@@ -63,7 +73,7 @@ class OpenAIProvider(HttpProvider):
         for name in _BODY_FIELDS:
             if params.get(name) is not None:
                 body[name] = params[name]
-        return body
+        return adapt_openai_body(body) if self.adapts_reasoning_models else body
 
     def _stream_body(
         self, messages: list[dict[str, Any]], params: dict[str, Any]
@@ -77,7 +87,7 @@ class OpenAIProvider(HttpProvider):
     def _stream_state(self, params: dict[str, Any]) -> WireStream:
         return _ChatStream(self, params)
 
-    def _completion(self, response: JsonResponse) -> Completion:
+    def _completion(self, response: JsonResponse, params: Mapping[str, Any]) -> Completion:
         data = response.data
         if not isinstance(data, Mapping):
             raise ProviderError(
@@ -96,15 +106,35 @@ class OpenAIProvider(HttpProvider):
                 request_id=response.request_id,
             )
         choice = choices[0]
-        message = choice.get("message") or {}
-        return Completion(
-            text=str(message.get("content") or ""),
+        parts = message_parts(choice.get("message") or {})
+        completion = Completion(
+            text=parts.text,
             provider=self.name,
             model=data.get("model"),
-            usage=_usage(data.get("usage")),
+            usage=usage_of(data.get("usage")),
             finish_reason=choice.get("finish_reason"),
             request_id=response.request_id or data.get("id"),
+            tool_calls=parts.tool_calls,
+            thinking=parts.thinking,
         )
+        return self._structured(completion, params, parts.refusal)
+
+    def _structured(
+        self, completion: Completion, params: Mapping[str, Any], refusal: str | None
+    ) -> Completion:
+        """``completion`` with ``parsed`` set when the call asked for JSON."""
+        if json_request(params.get("response_format")) is None:
+            return completion
+        if completion.tool_calls:  # the model called a tool instead of answering
+            return completion
+        parsed = parse_json_reply(
+            completion.text,
+            provider=self.name,
+            finish_reason=completion.finish_reason,
+            refusal=refusal,
+            request_id=completion.request_id,
+        )
+        return replace(completion, parsed=parsed)
 
     # -- embeddings and models -------------------------------------------------------------
 
@@ -145,8 +175,13 @@ class _ChatStream(WireStream):
     """A chat-completions stream: ``choices[].delta`` chunks, then usage, then ``[DONE]``."""
 
     terminator: ClassVar[str] = "[DONE]"
+    provider: OpenAIProvider
 
-    def feed(self, event: SSEEvent) -> list[str]:
+    def __init__(self, provider: OpenAIProvider, params: Mapping[str, Any]) -> None:
+        super().__init__(provider, params)
+        self.deltas = DeltaAssembler()
+
+    def feed(self, event: SSEEvent) -> list[StreamPart]:
         if event.data.strip() == "[DONE]":
             self.done = True
             return []
@@ -157,33 +192,29 @@ class _ChatStream(WireStream):
         # finish reason followed by a clean end of the body is a whole answer.
         return self.done or self.finish_reason is not None
 
-    def handle(self, event: SSEEvent, payload: Mapping[str, Any]) -> list[str]:
+    def handle(self, event: SSEEvent, payload: Mapping[str, Any]) -> list[StreamPart]:
         if payload.get("error") or event.event == "error":
             raise self.error(payload)
         self.model = payload.get("model") or self.model
         if payload.get("usage"):
-            self.usage = _usage(payload["usage"])
-        texts = []
+            self.usage = usage_of(payload["usage"])
+        parts: list[StreamPart] = []
         for choice in payload.get("choices") or ():  # [] and null in the usage chunk
-            delta = choice.get("delta") or {}
-            content = delta.get("content")
-            if content:
-                texts.append(str(content))
+            parts += self.deltas.feed(choice.get("delta") or {})
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
-        return texts
+        return parts
 
-
-def _usage(raw: object) -> Usage | None:
-    if not isinstance(raw, Mapping):
-        return None
-    details = raw.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, Mapping) else None
-    return Usage(
-        prompt_tokens=int(raw.get("prompt_tokens") or 0),
-        completion_tokens=int(raw.get("completion_tokens") or 0),
-        cache_read_input_tokens=int(cached or 0),
-    )
+    def finish(self) -> Completion:
+        if self.answer is not None:  # a whole reply, already read
+            return super().finish()
+        completion = replace(
+            super().finish(),
+            text="".join(self.deltas.text),
+            tool_calls=self.deltas.tool_calls(),
+            thinking=self.deltas.thinking_text(),
+        )
+        return self.provider._structured(completion, self.params, self.deltas.refusal_text())
 
 
 def _model_ids(data: object) -> list[str]:

@@ -1,9 +1,16 @@
-"""What token counting needs to know about a model: its tokenizer, whether counts are exact,
-its context window and its chat-format constants."""
+"""What the package knows about a model: its tokenizer, whether counts are exact, its context
+window and maximum output, whether it is a reasoning model, and its chat-format constants.
+
+The per-model figures are data, in ``models.json`` beside this module: one row per model id
+(or id prefix), each with the public page its figures come from."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
 
 from devsynth.domain.errors import UnknownModelError
 from devsynth.tokens.model import encoding_name_for_model
@@ -51,42 +58,81 @@ class ModelInfo:
     tool_format: ToolFormat = GPT4O_TOOLS
 
 
-# Context windows, matched by longest prefix. Figures are the providers' published ones.
-_CONTEXT_WINDOWS: dict[str, int] = {
-    "gpt-5": 400_000,
-    "gpt-4.1": 1_047_576,
-    "gpt-4.5": 128_000,
-    "gpt-4o": 128_000,
-    "chatgpt-4o": 128_000,
-    "gpt-4-turbo": 128_000,
-    "gpt-4-1106": 128_000,
-    "gpt-4-0125": 128_000,
-    "gpt-4-32k": 32_768,
-    "gpt-4": 8_192,
-    "gpt-3.5-turbo-0301": 4_096,
-    "gpt-3.5-turbo-0613": 4_096,
-    "gpt-3.5-turbo-instruct": 4_096,
-    "gpt-3.5-turbo": 16_385,
-    "gpt-35-turbo": 16_385,
-    "o1": 200_000,
-    "o3": 200_000,
-    "o4-mini": 200_000,
-    "gpt-oss": 131_072,
-    "claude-": 200_000,
-}
-
 # Anthropic publishes no tokenizer for its current models: counts are estimates on this one.
 CLAUDE_ESTIMATE_ENCODING = "cl100k_base"
 DEFAULT_ENCODING = "o200k_base"
 
 
-def context_window_for(model: str) -> int | None:
-    """The context window of a model, by longest known prefix; None when unknown."""
+@dataclass(frozen=True)
+class ModelSpec:
+    """One row of the model table (``models.json``): a model id or id prefix, its context
+    window and maximum output in tokens, whether it is a reasoning model (and whether it
+    takes sampling parameters), and where the figures were published."""
+
+    prefix: str
+    provider: str
+    context_window: int | None
+    max_output: int | None
+    reasoning: bool
+    source: str
+    # False when the API rejects temperature, top_p and the penalties (OpenAI's o-series/gpt-5).
+    sampling_parameters: bool = True
+
+
+_TABLE = Path(__file__).with_name("models.json")
+
+
+@functools.cache
+def _model_table() -> dict[str, ModelSpec]:
+    # Read on first use only: `import devsynth` must stay cheap.
+    rows = orjson.loads(_TABLE.read_bytes())["models"]
+    return {
+        row["model"]: ModelSpec(
+            prefix=row["model"],
+            provider=row["provider"],
+            context_window=row.get("context_window"),
+            max_output=row.get("max_output"),
+            reasoning=bool(row.get("reasoning", False)),
+            source=row["source"],
+            sampling_parameters=bool(row.get("sampling_parameters", True)),
+        )
+        for row in rows
+    }
+
+
+def model_spec(model: str) -> ModelSpec | None:
+    """The table's row for ``model``: its exact id, else the longest prefix (so dated ids such
+    as ``gpt-4o-2024-08-06`` find ``gpt-4o``); ``None`` for a model the table does not know."""
+    table = _model_table()
     best = ""
-    for prefix in _CONTEXT_WINDOWS:
+    for prefix in table:
         if model.startswith(prefix) and len(prefix) > len(best):
             best = prefix
-    return _CONTEXT_WINDOWS[best] if best else None
+    return table[best] if best else None
+
+
+def model_specs() -> list[ModelSpec]:
+    """Every row of the model table."""
+    return list(_model_table().values())
+
+
+def context_window_for(model: str) -> int | None:
+    """The context window of a model, by longest known prefix; None when unknown."""
+    spec = model_spec(model)
+    return spec.context_window if spec else None
+
+
+def max_output_for(model: str) -> int | None:
+    """The most tokens a model may write in one reply (thinking included); None when unknown."""
+    spec = model_spec(model)
+    return spec.max_output if spec else None
+
+
+def is_reasoning_model(model: str | None) -> bool:
+    """True for models the table marks as reasoning models (OpenAI's o-series and gpt-5
+    family, Claude models with extended thinking)."""
+    spec = model_spec(model) if model else None
+    return bool(spec and spec.reasoning)
 
 
 def _tool_format_for(model: str) -> ToolFormat:

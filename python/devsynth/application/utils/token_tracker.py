@@ -179,8 +179,9 @@ class TokenTracker:
         self, conversation: Sequence[MessageT], max_tokens: int
     ) -> list[MessageT]:
         """The system message(s) and the longest run of newest messages that fits in
-        ``max_tokens`` (reply priming included). The messages are the caller's objects, in
-        their order. Raises TokenLimitExceededError when the system messages alone do not fit.
+        ``max_tokens`` (reply priming included), never starting with a tool result whose call
+        was dropped. The messages are the caller's objects, in their order. Raises
+        TokenLimitExceededError when the system messages alone do not fit.
         """
         budget = _check_budget(max_tokens)
         fmt = self._format
@@ -201,7 +202,7 @@ class TokenTracker:
                 current_tokens=tokens,
                 max_tokens=budget,
             )
-        return [conversation[i] for i in kept]
+        return [conversation[i] for i in _whole_tool_exchanges(conversation, kept)]
 
     def ensure_token_limit(self, text: str, max_tokens: int) -> int:
         """Returns the token count of ``text``; raises TokenLimitExceededError over the limit."""
@@ -246,6 +247,20 @@ def _message_texts(
         texts = [content] if isinstance(content, str) else []
         out.append((str(m["role"]), texts, m.get("name")))
     return out
+
+
+def _whole_tool_exchanges(conversation: Sequence[Mapping[str, Any]], kept: list[int]) -> list[int]:
+    """``kept`` without tool results whose call was pruned away: the newest messages kept
+    never start with the answer to a call they no longer contain (the APIs refuse that)."""
+    orphans = set()
+    for i in kept:
+        role = conversation[i].get("role")
+        if role in ("system", "developer"):
+            continue
+        if role not in ("tool", "function"):
+            break
+        orphans.add(i)
+    return [i for i in kept if i not in orphans] if orphans else kept
 
 
 def _prune(
