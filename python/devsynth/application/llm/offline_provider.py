@@ -29,13 +29,18 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from devsynth.application.llm.base import AsyncTextStream, BaseProvider, StreamPart, TextStream
 from devsynth.application.offline.dependencies import require_all
 from devsynth.application.offline.settings import GenerationSettings
-from devsynth.domain.errors import ConfigurationError, TokenLimitExceededError
+from devsynth.domain.errors import (
+    ConfigurationError,
+    TokenLimitExceededError,
+    UnsupportedOperationError,
+)
 from devsynth.domain.llm import Completion, Message, Parameters, Usage
 
 if TYPE_CHECKING:
@@ -129,12 +134,56 @@ class OfflineProvider(BaseProvider):
         self, messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> Generator[StreamPart, None, None]:
         settings = self._settings(params)
-        lm = self.language_model
+        lm = self._check_options(params)
+        tools = params.get("tools")
         if lm is None:
             prompt, context = _last_user_turn(messages)
             yield from self._deterministic(prompt, context, settings)
+        elif tools:
+            yield from self._run_with_tools(lm, lm.chat_prompt(messages, tools), settings)
         else:
             yield from self._run_model(lm, lm.chat_prompt(messages), settings)
+
+    def _check_options(self, params: Mapping[str, Any]) -> LocalLanguageModel | None:
+        """The model, once the call's options are ones it can serve."""
+        lm = self.language_model
+        if params.get("response_format") is not None:
+            raise UnsupportedOperationError(
+                "The offline provider cannot constrain its output to a response_format; use "
+                "the openai, anthropic or lmstudio provider for structured output",
+                provider=self.name,
+            )
+        if params.get("tools") and (lm is None or not lm.supports_tools):
+            why = (
+                "no local model is configured (offline_provider.model_path)"
+                if lm is None
+                else f"the chat template of {lm.name} does not declare tool support (it never "
+                "reads a `tools` variable)"
+            )
+            raise UnsupportedOperationError(
+                f"The offline provider cannot call tools: {why}. Tool calling offline needs a "
+                "model whose chat template takes tools, such as Qwen 2.5 or Hermes 3",
+                provider=self.name,
+            )
+        return lm
+
+    def _run_with_tools(
+        self, lm: LocalLanguageModel, prompt: Prompt, settings: GenerationSettings
+    ) -> Generator[StreamPart, None, None]:
+        # Tool-call blocks are only known once complete: the reply is generated whole, then
+        # split into text and calls.
+        from devsynth.application.offline.tool_calls import split_tool_calls
+
+        *_, final = self._run_model(lm, prompt, settings)
+        assert isinstance(final, Completion)
+        text, calls = split_tool_calls(final.text)
+        yield text
+        yield replace(
+            final,
+            text=text,
+            tool_calls=calls,
+            finish_reason="tool_calls" if calls else final.finish_reason,
+        )
 
     def _astream(
         self, messages: list[dict[str, Any]], params: dict[str, Any]

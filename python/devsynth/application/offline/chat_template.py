@@ -13,6 +13,7 @@ Without a template, a plain role-tagged format::
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,7 @@ class ChatTemplate:
             if (text := special_token_text(tokenizer_config, name)) is not None
         }
         self._template: Any = None
+        self._declares_tools: bool | None = None
 
     @classmethod
     def from_tokenizer_config(
@@ -71,13 +73,32 @@ class ChatTemplate:
         if importlib.util.find_spec("jinja2") is not None:
             self._compiled()
 
-    def render(self, messages: Sequence[Message]) -> str:
+    @property
+    def supports_tools(self) -> bool:
+        """True when the template reads a ``tools`` variable: Hugging Face's convention for
+        declaring tool support (the template renders the tool definitions itself)."""
+        if self._declares_tools is None:
+            self._compiled()  # jinja2 is there, or a clear error says to install it
+            jinja2 = importlib.import_module("jinja2")
+            meta = importlib.import_module("jinja2.meta")
+            try:
+                variables = meta.find_undeclared_variables(jinja2.Environment().parse(self.source))
+            except jinja2.TemplateError:
+                variables = set()
+            self._declares_tools = "tools" in variables
+        return self._declares_tools
+
+    def render(
+        self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] | None = None
+    ) -> str:
         template = self._compiled()
+        extra = {"tools": [dict(t) for t in tools]} if tools else {}
         try:
             text: str = template.render(
-                messages=[dict(m) for m in messages],
+                messages=[_for_template(m) for m in messages],
                 add_generation_prompt=True,
                 **self._tokens,
+                **extra,
             )
         except Exception as exc:  # templates raise what they like (raise_exception, ...)
             raise ModelLoadError(f"{self._origin}: the chat template failed: {exc}") from exc
@@ -102,6 +123,25 @@ class ChatTemplate:
             except jinja2.TemplateError as exc:
                 raise ModelLoadError(f"{self._origin}: invalid chat template: {exc}") from exc
         return self._template
+
+
+def _for_template(message: Message) -> dict[str, Any]:
+    """A message as chat templates expect it: tool call arguments as objects (Hugging Face's
+    convention), where the OpenAI shape has them as JSON text."""
+    out = dict(message)
+    calls = out.get("tool_calls")
+    if calls:
+        out["tool_calls"] = [_call_for_template(c) for c in calls]
+    return out
+
+
+def _call_for_template(call: Mapping[str, Any]) -> dict[str, Any]:
+    function = dict(call.get("function") or {})
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):
+        with contextlib.suppress(orjson.JSONDecodeError):  # else left as the model wrote it
+            function["arguments"] = orjson.loads(arguments) if arguments.strip() else {}
+    return {**call, "function": function}
 
 
 def _content(message: Message) -> str:

@@ -148,11 +148,19 @@ class LocalLanguageModel:
         """A plain prompt, fed as it is (with the tokenizer's own special tokens)."""
         return Prompt(self._non_empty(self.tokenizer.encode(text).ids))
 
-    def chat_prompt(self, messages: Sequence[Message]) -> Prompt:
-        """Messages through the model's chat template, else the role-tagged format."""
+    @property
+    def supports_tools(self) -> bool:
+        """Whether the model's chat template declares tool support (it reads ``tools``)."""
+        return self.chat_template is not None and self.chat_template.supports_tools
+
+    def chat_prompt(
+        self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] | None = None
+    ) -> Prompt:
+        """Messages (and tools, for a template that takes them) through the model's chat
+        template, else the role-tagged format."""
         if self.chat_template is not None:
             # The template writes the special tokens (BOS...) itself.
-            text = self.chat_template.render(messages)
+            text = self.chat_template.render(messages, tools=tools)
             return Prompt(
                 self._non_empty(self.tokenizer.encode(text, add_special_tokens=False).ids)
             )
