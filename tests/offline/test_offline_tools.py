@@ -26,7 +26,8 @@ PLAIN_TEMPLATE = (
 )
 # Hermes/Qwen style: the template lists the tools and renders earlier calls with object arguments.
 TOOL_TEMPLATE = (
-    "{% if tools %}<|tools|>{% for t in tools %}{{ t['function']['name'] }};{% endfor %}\n{% endif %}"
+    "{% if tools %}<|tools|>{% for t in tools %}{{ t['function']['name'] }};{% endfor %}\n"
+    "{% endif %}"
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] or '' }}"
     "{% for c in m.get('tool_calls') or [] %}<tool_call>{{ c['function']['arguments']['city'] }}"
     "</tool_call>{% endfor %}\n{% endfor %}"

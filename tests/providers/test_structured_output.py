@@ -156,7 +156,9 @@ def test_anthropic_gets_a_forced_tool_and_returns_the_same_parsed_object(
     assert body["tools"] == [
         {
             "name": "weather",
-            "description": "Respond with the answer as this tool's input, matching its schema exactly.",
+            "description": (
+                "Respond with the answer as this tool's input, matching its schema exactly."
+            ),
             "input_schema": SCHEMA,
             "strict": True,
         }
