@@ -106,10 +106,13 @@ def _openai_finish(turn: Turn) -> Any:
 
 def openai_completion(turn: Turn) -> dict[str, Any]:
     """A whole ``chat.completion`` body."""
+    # Reasoning text as DeepSeek, vLLM and LM Studio send it (an extra field to OpenAI's type).
+    reasoning = {"reasoning_content": turn.thinking} if turn.thinking else {}
     message = ChatCompletionMessage(
         role="assistant",
         content=turn.text or None,
         refusal=turn.refusal,
+        **reasoning,
         tool_calls=[
             ChatCompletionMessageFunctionToolCall(
                 id=c.id, type="function", function=Function(name=c.name, arguments=c.arguments)
@@ -147,6 +150,11 @@ def openai_stream(turn: Turn, size: int = 4) -> bytes:
     fragment, then its arguments in ``size``-character pieces, the calls' fragments
     interleaved (call 0, call 1, call 0, ...), then the usage chunk and ``[DONE]``."""
     out = [_chunk(turn, ChoiceDelta(role="assistant", content=""))]
+    out += [
+        _chunk(turn, ChoiceDelta(reasoning_content=p))  # type: ignore[call-arg]
+        for p in _pieces(turn.thinking, size)
+        if p
+    ]
     out += [_chunk(turn, ChoiceDelta(content=p)) for p in _pieces(turn.text, size) if p]
     if turn.refusal:
         out.append(_chunk(turn, ChoiceDelta(refusal=turn.refusal)))
