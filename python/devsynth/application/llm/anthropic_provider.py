@@ -242,18 +242,19 @@ class _MessageStream(WireStream):
     def handle(self, event: SSEEvent, payload: Mapping[str, Any]) -> list[StreamPart]:
         kind = payload.get("type") or event.event
         index = payload.get("index")
+        index = index if isinstance(index, int) else 0  # lenient with servers that omit it
         if kind == "message_start":
             message = payload.get("message") or {}
             self.model = message.get("model") or self.model
             self.message_id = message.get("id")
             self.usage = _usage(message.get("usage"), self.usage)
-        elif kind == "content_block_start" and isinstance(index, int):
+        elif kind == "content_block_start":
             parts: list[StreamPart] = self.content.start(index, payload.get("content_block") or {})
             return parts
-        elif kind == "content_block_delta" and isinstance(index, int):
+        elif kind == "content_block_delta":
             parts = self.content.delta(index, payload.get("delta") or {})
             return parts
-        elif kind == "content_block_stop" and isinstance(index, int):
+        elif kind == "content_block_stop":
             self.content.stop(index)
         elif kind == "message_delta":
             delta = payload.get("delta") or {}
