@@ -45,9 +45,9 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
-@dataclass(frozen=True)
-class ToolCall:
-    """One call of a tool the model asked for.
+class ToolCall(NamedTuple):
+    """One call of a tool the model asked for (a named tuple: cheap to define, so
+    ``import devsynth`` stays fast).
 
     ``arguments`` is the argument text exactly as the model wrote it; ``parsed_arguments``
     is that text parsed (a dict), or ``None`` with ``arguments_error`` saying why it did not
@@ -114,8 +114,8 @@ class Completion:
         return message
 
 
-# What a stream carries, as TextStream.events() gives it. The text events are named tuples:
-# cheaper to define than dataclasses, so `import devsynth` stays fast.
+# What a stream carries, as TextStream.events() gives it. Named tuples: cheaper to define than
+# dataclasses, so `import devsynth` stays fast.
 class TextDelta(NamedTuple):
     """A piece of the answer's text."""
 
@@ -128,11 +128,10 @@ class ThinkingDelta(NamedTuple):
     text: str
 
 
-@dataclass(frozen=True)
-class ToolCallDelta:
+class ToolCallDelta(NamedTuple):
     """A piece of tool call ``index``: its id and name arrive first, then argument text."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # the call's position, as the APIs name it
     id: str | None = None
     name: str | None = None
     arguments: str = ""
