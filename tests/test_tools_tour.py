@@ -8,11 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import devsynth
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_tools_tour_runs_on_every_provider() -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "python"), str(ROOT)])}
+    # The package as this test run imports it (the installed wheel in CI), and the checkout
+    # for tests.support.
+    package_root = Path(devsynth.__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(package_root), str(ROOT)])}
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEVSYNTH_CONFIG", "DEVSYNTH_OFFLINE"):
         env.pop(name, None)
     result = subprocess.run(

@@ -348,3 +348,22 @@ def test_a_thinking_budget_not_below_max_tokens_is_refused_before_sending(
             {"thinking": {"type": "enabled", "budget_tokens": 2048}},
         )
     assert server.requests == []
+
+
+def test_count_tokens_sends_the_translated_tools_and_thinking(
+    server: FakeServer, fast: Any
+) -> None:
+    server.route("POST", "/v1/messages/count_tokens", Reply(body={"input_tokens": 321}))
+    p = provider(server, fast, max_tokens=4000)
+    messages = [{"role": "user", "content": "Weather?"}]
+    parameters = {
+        "tools": [WEATHER],
+        "tool_choice": "required",
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+    }
+    assert p.count_tokens(messages, parameters) == 321
+    sent = server.requests[0].json()
+    assert sent["tools"][0]["input_schema"] == WEATHER["function"]["parameters"]  # type: ignore[index]
+    assert sent["tool_choice"] == {"type": "any"}
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    assert "max_tokens" not in sent  # count_tokens takes none

@@ -236,3 +236,22 @@ def test_malformed_tools_fail_before_any_request(
     with pytest.raises(ConfigurationError, match=message):
         make("openai", server, fast).complete([{"role": "user", "content": "?"}], tools=tools)
     assert server.requests == []
+
+
+def test_a_fallback_chain_streams_tool_call_fragments_from_the_provider_that_answers(
+    server: FakeServer, fast: Any
+) -> None:
+    from devsynth.application.llm.fallback import FallbackProvider
+
+    server.route("POST", PATH, stream_reply(openai_stream(TWO_CALLS)))
+    down = OpenAIProvider(
+        {"api_base": "http://127.0.0.1:9/v1", "api_key": KEY, **fast, "max_retries": 0}
+    )
+    chain = FallbackProvider([down, make("openai", server, fast)])
+    stream = chain.stream_with_context("?", [], {"tools": [WEATHER, TIME]})
+    kinds = {type(e).__name__ for e in stream.events()}
+    assert kinds == {"TextDelta", "ToolCallDelta"}
+    assert stream.completion is not None
+    assert [c.name for c in stream.completion.tool_calls] == ["get_weather", "get_time"]
+    assert stream.completion.metadata["answered_by"] == "openai"
+    assert stream.completion.metadata["skipped"] == ["openai"]
