@@ -517,3 +517,118 @@ def test_a_server_that_hangs_up_gets_no_start_hint() -> None:
         listener.close()
     assert START_HINT not in str(info.value)
     assert "failed" in str(info.value)
+
+
+# -- item 16: a 200 reply of the wrong shape is a ResponseFormatError ----------------------
+
+
+def reply(**message: Any) -> dict[str, Any]:
+    return {"choices": [{"message": {"role": "assistant", **message}, "finish_reason": "stop"}]}
+
+
+WRONG_OPENAI = {
+    "message is text": {"choices": [{"message": "hello", "finish_reason": "stop"}]},
+    "no message": {"choices": [{"finish_reason": "stop"}]},
+    "choice is text": {"choices": ["hello"]},
+    "content is an object": reply(content={"text": "hi"}),
+    "content is a number": reply(content=5),
+    "a part's text is a number": reply(content=[{"type": "text", "text": 5}]),
+    "prompt_tokens is many": {**reply(content="hi"), "usage": {"prompt_tokens": "many"}},
+    "completion_tokens is negative": {**reply(content="hi"), "usage": {"completion_tokens": -3}},
+    "no choices": {"id": "x"},
+    "a list": [1, 2, 3],
+}
+
+
+@pytest.mark.parametrize("body", WRONG_OPENAI.values(), ids=WRONG_OPENAI.keys())
+@pytest.mark.parametrize("mode", ["sync", "async", "stream-answered-with-json"])
+def test_a_wrong_shape_openai_reply_is_a_response_format_error(
+    mode: str, body: Any, server: FakeServer
+) -> None:
+    server.route("POST", "/v1/chat/completions", Reply(body=body))
+    provider = OpenAIProvider({"api_base": server.url + "/v1", "api_key": KEY})
+    with pytest.raises(ResponseFormatError) as info:
+        if mode == "sync":
+            provider.generate("x")
+        elif mode == "async":
+            asyncio.run(provider.agenerate("x"))
+        else:
+            list(provider.stream("x"))
+    assert info.value.provider == "openai" and info.value.status == 200
+
+
+WRONG_CHUNKS = {
+    "choice is text": {"choices": ["hello"]},
+    "delta is text": {"choices": [{"delta": "hello"}]},
+    "content is an object": {"choices": [{"delta": {"content": {"a": 1}}}]},
+    "usage is many": {"choices": [], "usage": {"prompt_tokens": "many"}},
+}
+
+
+@pytest.mark.parametrize("chunk", WRONG_CHUNKS.values(), ids=WRONG_CHUNKS.keys())
+def test_a_wrong_shape_stream_chunk_is_a_response_format_error(
+    chunk: Any, server: FakeServer
+) -> None:
+    server.route("POST", "/v1/chat/completions", stream_reply(sse(chunk, "[DONE]")))
+    provider = OpenAIProvider({"api_base": server.url + "/v1", "api_key": KEY})
+    with pytest.raises(ResponseFormatError):
+        list(provider.stream("x"))
+
+    async def chunks() -> list[str]:
+        return [c async for c in provider.astream("x")]
+
+    with pytest.raises(ResponseFormatError):
+        asyncio.run(chunks())
+
+
+WRONG_ANTHROPIC = {
+    "no content": {"type": "message", "role": "assistant", "stop_reason": "end_turn"},
+    "content is text": {"type": "message", "content": "hello"},
+    "input_tokens is many": {
+        "type": "message",
+        "content": [{"type": "text", "text": "hi"}],
+        "usage": {"input_tokens": "many", "output_tokens": 1},
+    },
+}
+
+
+@pytest.mark.parametrize("body", WRONG_ANTHROPIC.values(), ids=WRONG_ANTHROPIC.keys())
+def test_a_wrong_shape_anthropic_reply_is_a_response_format_error(
+    body: Any, server: FakeServer
+) -> None:
+    server.route("POST", "/v1/messages", Reply(body=body))
+    provider = AnthropicProvider({"api_base": server.url, "api_key": KEY})
+    with pytest.raises(ResponseFormatError, match=r"content|input_tokens"):
+        provider.generate("x")
+    with pytest.raises(ResponseFormatError):
+        asyncio.run(provider.agenerate("x"))
+
+
+def test_a_fallback_chain_moves_on_from_a_wrong_shape_reply(server: FakeServer) -> None:
+    from devsynth.adapters.llm.llm_adapter import LLMBackendAdapter, LLMProviderConfig
+
+    server.route("POST", "/v1/chat/completions", Reply(body=WRONG_OPENAI["message is text"]))
+    chain = LLMBackendAdapter().create_provider(
+        LLMProviderConfig(
+            "openai",
+            {"api_base": server.url + "/v1", "api_key": KEY},
+            fallback=[LLMProviderConfig("offline", {})],
+        )
+    )
+    result = chain.complete([{"role": "user", "content": "Hi"}])
+    assert result.metadata["answered_by"] == "offline"
+    assert result.metadata["skipped"] == ["openai"]
+
+
+def test_openai_list_content_is_joined_text(server: FakeServer) -> None:
+    parts = [
+        {"type": "text", "text": "Hel"},
+        {"type": "image_url", "image_url": {"url": "data:..."}},
+        {"type": "text", "text": "lo"},
+    ]
+    server.route("POST", "/v1/chat/completions", Reply(body=reply(content=parts)))
+    provider = OpenAIProvider({"api_base": server.url + "/v1", "api_key": KEY})
+    assert provider.generate("x") == "Hello"
+    chunks = [{"choices": [{"delta": {"content": [{"type": "text", "text": t}]}}]} for t in "ab"]
+    server.route("POST", "/v1/chat/completions", stream_reply(sse(*chunks, "[DONE]")))
+    assert list(provider.stream("x")) == ["a", "b"]

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from devsynth.application.llm import shape
 from devsynth.application.llm.anthropic_format import (
     ContentAssembler,
     to_anthropic_messages,
@@ -25,9 +26,14 @@ from devsynth.application.llm.base import StreamPart
 from devsynth.application.llm.http import JsonResponse
 from devsynth.application.llm.http_provider import HttpProvider, WireStream
 from devsynth.application.llm.reasoning import adapt_anthropic_body
+from devsynth.application.llm.shape import ShapeError
 from devsynth.application.llm.sse import SSEEvent
 from devsynth.application.llm.structured import JsonRequest, json_request, parse_json_reply
-from devsynth.domain.errors import ConfigurationError, ProviderError, UnsupportedOperationError
+from devsynth.domain.errors import (
+    ConfigurationError,
+    ResponseFormatError,
+    UnsupportedOperationError,
+)
 from devsynth.domain.llm import Completion, Message, Parameters, Usage
 
 ANTHROPIC_API_BASE = "https://api.anthropic.com"
@@ -110,13 +116,19 @@ class AnthropicProvider(HttpProvider):
     def _completion(self, response: JsonResponse, params: Mapping[str, Any]) -> Completion:
         data = response.data
         if not isinstance(data, Mapping):
-            raise ProviderError(
-                "anthropic sent an unexpected response", provider=self.name, status=response.status
+            raise ResponseFormatError(
+                "anthropic sent a reply that is not a JSON object",
+                provider=self.name,
+                status=response.status,
+                request_id=response.request_id,
             )
         if data.get("type") == "error" or data.get("error"):
             raise self._in_band_error(data, response.status, response.request_id)
+        blocks = data.get("content")
+        if not isinstance(blocks, list):  # without content there is no answer, not an empty one
+            raise ShapeError("content", "a list of content blocks", blocks)
         content = _assembler(params)
-        content.add_blocks(data.get("content") or ())
+        content.add_blocks(blocks)
         return _result(
             content,
             Completion(
@@ -166,7 +178,7 @@ def _input_tokens(response: JsonResponse) -> int:
     data = response.data
     if isinstance(data, Mapping) and isinstance(data.get("input_tokens"), int):
         return int(data["input_tokens"])
-    raise ProviderError(
+    raise ResponseFormatError(
         "anthropic sent a count_tokens response without input_tokens",
         provider="anthropic",
         request_id=response.request_id,
@@ -191,13 +203,16 @@ def _usage(raw: object, previous: Usage | None) -> Usage | None:
         completion_tokens=_count(raw, "output_tokens", before.completion_tokens),
         cache_read_input_tokens=read,
         cache_creation_input_tokens=written,
-        reasoning_tokens=int(thinking) if thinking is not None else before.reasoning_tokens,
+        reasoning_tokens=shape.count(
+            thinking, "usage.output_tokens_details.thinking_tokens", before.reasoning_tokens or 0
+        )
+        if thinking is not None
+        else before.reasoning_tokens,
     )
 
 
 def _count(raw: Mapping[str, Any], name: str, default: int) -> int:
-    value = raw.get(name)
-    return default if value is None else int(value)
+    return shape.count(raw.get(name), f"usage.{name}", default)
 
 
 def _assembler(params: Mapping[str, Any]) -> ContentAssembler:

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import AsyncGenerator, Generator, Mapping
-from contextlib import aclosing, closing
+from collections.abc import AsyncGenerator, Generator, Iterator, Mapping
+from contextlib import aclosing, closing, contextmanager
 from dataclasses import replace
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -35,12 +35,15 @@ from devsynth.application.llm.base import BaseProvider, StreamPart
 from devsynth.application.llm.error_mapping import error_from_response, request_id_from
 from devsynth.application.llm.http import JSON_BODY_EVENT, HttpClient, JsonResponse, client_for
 from devsynth.application.llm.parameters import check_parameters, check_url
-from devsynth.application.llm.secrets import Hidden, api_key
+from devsynth.application.llm.secrets import Hidden, api_key, redact
+from devsynth.application.llm.shape import ShapeError
 from devsynth.application.llm.sse import SSEEvent
 from devsynth.domain.errors import (
     AuthenticationError,
     ContextLengthExceededError,
+    DevSynthError,
     ProviderError,
+    ResponseFormatError,
     StreamInterruptedError,
 )
 from devsynth.domain.llm import Completion, Parameters, Usage
@@ -219,15 +222,42 @@ class HttpProvider(BaseProvider):
 
     # -- one request -----------------------------------------------------------------------
 
+    @contextmanager
+    def _reading(self, request_id: str | None, status: int | None = 200) -> Iterator[None]:
+        """Reading a reply: one of the wrong shape becomes a ResponseFormatError, whichever
+        field a wire format tripped over (a typed error that fallback chains move on from,
+        not an AttributeError from deep inside a parser)."""
+        try:
+            yield
+        except DevSynthError:
+            raise
+        except ShapeError as exc:
+            raise ResponseFormatError(
+                f"{self.name} sent a reply of the wrong shape: {exc}",
+                provider=self.name,
+                status=status,
+                request_id=request_id,
+            ) from None
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+            detail = redact(f"{type(exc).__name__}: {exc}", self._secrets())[:200]
+            raise ResponseFormatError(
+                f"{self.name} sent a reply of the wrong shape ({detail})",
+                provider=self.name,
+                status=status,
+                request_id=request_id,
+            ) from None
+
     def _complete_once(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> Completion:
         response = self.http.post_json(self.chat_path, self._body(messages, params))
-        return self._completion(response, params)
+        with self._reading(response.request_id, response.status):
+            return self._completion(response, params)
 
     async def _acomplete_once(
         self, messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> Completion:
         response = await self.http.apost_json(self.chat_path, self._body(messages, params))
-        return self._completion(response, params)
+        with self._reading(response.request_id, response.status):
+            return self._completion(response, params)
 
     def _stream_once(
         self, messages: list[dict[str, Any]], params: dict[str, Any]
@@ -241,7 +271,9 @@ class HttpProvider(BaseProvider):
                 yield from state.feed(event)
                 if state.done:
                     break
-        yield state.finish()
+        with self._reading(state.request_id):
+            final = state.finish()
+        yield final
 
     async def _astream_once(
         self, messages: list[dict[str, Any]], params: dict[str, Any]
@@ -256,7 +288,9 @@ class HttpProvider(BaseProvider):
                     yield part
                 if state.done:
                     break
-        yield state.finish()
+        with self._reading(state.request_id):
+            final = state.finish()
+        yield final
 
     def _close(self) -> None:
         self.http.close()
@@ -302,11 +336,12 @@ class WireStream:
                 provider=self.name,
                 request_id=self.request_id,
             ) from None
-        if event.event == JSON_BODY_EVENT:
-            return self.whole(payload)
-        if not isinstance(payload, Mapping):
-            return []
-        return self.handle(event, payload)
+        with self.provider._reading(self.request_id):
+            if event.event == JSON_BODY_EVENT:
+                return self.whole(payload)
+            if not isinstance(payload, Mapping):
+                return []
+            return self.handle(event, payload)
 
     def whole(self, payload: Any) -> list[StreamPart]:
         """A plain JSON answer to the stream request: an error inside a 200 is raised as the

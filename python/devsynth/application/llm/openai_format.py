@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from devsynth.application.llm import shape
 from devsynth.application.llm.tools import ToolCallAssembler, tool_call
 from devsynth.domain.llm import ThinkingDelta, ToolCall, Usage
 
@@ -30,14 +31,6 @@ class MessageParts:
     refusal: str | None
 
 
-def _text(content: object) -> str:
-    if isinstance(content, list):  # content parts: keep the text ones
-        return "".join(
-            str(p.get("text", "")) for p in content if isinstance(p, Mapping) and "text" in p
-        )
-    return str(content) if content else ""
-
-
 def _reasoning(source: Mapping[str, Any]) -> str | None:
     for name in _REASONING_FIELDS:
         value = source.get(name)
@@ -46,8 +39,9 @@ def _reasoning(source: Mapping[str, Any]) -> str | None:
     return None
 
 
-def message_parts(message: Mapping[str, Any]) -> MessageParts:
+def message_parts(message: object) -> MessageParts:
     """The parts of a whole reply's ``choices[0].message``."""
+    message = shape.mapping(message, "choices[0].message")
     calls = []
     for i, raw in enumerate(message.get("tool_calls") or ()):
         if not isinstance(raw, Mapping):
@@ -61,7 +55,7 @@ def message_parts(message: Mapping[str, Any]) -> MessageParts:
         )
     refusal = message.get("refusal")
     return MessageParts(
-        text=_text(message.get("content")),
+        text=shape.text(message.get("content"), "choices[0].message.content"),
         tool_calls=tuple(calls),
         thinking=_reasoning(message),
         refusal=str(refusal) if refusal else None,
@@ -81,10 +75,12 @@ def usage_of(raw: object) -> Usage | None:
     prompt_details = raw.get("prompt_tokens_details")
     cached = prompt_details.get("cached_tokens") if isinstance(prompt_details, Mapping) else None
     return Usage(
-        prompt_tokens=int(raw.get("prompt_tokens") or 0),
-        completion_tokens=int(raw.get("completion_tokens") or 0),
-        cache_read_input_tokens=int(cached or 0),
-        reasoning_tokens=int(reasoning) if reasoning is not None else None,
+        prompt_tokens=shape.count(raw.get("prompt_tokens"), "usage.prompt_tokens"),
+        completion_tokens=shape.count(raw.get("completion_tokens"), "usage.completion_tokens"),
+        cache_read_input_tokens=shape.count(cached, "usage.prompt_tokens_details.cached_tokens"),
+        reasoning_tokens=shape.optional_count(
+            reasoning, "usage.completion_tokens_details.reasoning_tokens"
+        ),
     )
 
 
@@ -104,7 +100,7 @@ class DeltaAssembler:
         if thinking:
             self.thinking.append(thinking)
             parts.append(ThinkingDelta(thinking))
-        content = _text(delta.get("content"))
+        content = shape.text(delta.get("content"), "choices[].delta.content")
         if content:
             self.text.append(content)
             parts.append(content)

@@ -18,7 +18,7 @@ from devsynth.application.llm.openai_format import DeltaAssembler, message_parts
 from devsynth.application.llm.reasoning import adapt_openai_body
 from devsynth.application.llm.sse import SSEEvent
 from devsynth.application.llm.structured import json_request, parse_json_reply
-from devsynth.domain.errors import ProviderError
+from devsynth.domain.errors import ResponseFormatError
 from devsynth.domain.llm import Completion
 
 OPENAI_API_BASE = "https://api.openai.com/v1"
@@ -90,23 +90,24 @@ class OpenAIProvider(HttpProvider):
     def _completion(self, response: JsonResponse, params: Mapping[str, Any]) -> Completion:
         data = response.data
         if not isinstance(data, Mapping):
-            raise ProviderError(
-                f"{self.name} sent an unexpected response",
+            raise ResponseFormatError(
+                f"{self.name} sent a reply that is not a JSON object",
                 provider=self.name,
                 status=response.status,
+                request_id=response.request_id,
             )
         if data.get("error"):  # LM Studio and others report some errors with HTTP 200
             raise self._in_band_error(data, response.status, response.request_id)
         choices = data.get("choices") or []
         if not choices or not isinstance(choices[0], Mapping):
-            raise ProviderError(
+            raise ResponseFormatError(
                 f"{self.name} sent no choices",
                 provider=self.name,
                 status=response.status,
                 request_id=response.request_id,
             )
         choice = choices[0]
-        parts = message_parts(choice.get("message") or {})
+        parts = message_parts(choice.get("message"))
         completion = Completion(
             text=parts.text,
             provider=self.name,
@@ -148,7 +149,7 @@ class OpenAIProvider(HttpProvider):
         try:
             return [float(x) for x in data["data"][0]["embedding"]]
         except (KeyError, IndexError, TypeError) as exc:
-            raise ProviderError(
+            raise ResponseFormatError(
                 f"{self.name} sent an embedding response without an embedding ({exc!r})",
                 provider=self.name,
                 request_id=response.request_id,
