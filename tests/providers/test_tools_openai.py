@@ -255,3 +255,20 @@ def test_a_fallback_chain_streams_tool_call_fragments_from_the_provider_that_ans
     assert [c.name for c in stream.completion.tool_calls] == ["get_weather", "get_time"]
     assert stream.completion.metadata["answered_by"] == "openai"
     assert stream.completion.metadata["skipped"] == ["openai"]
+
+
+def test_non_text_tool_results_go_as_json_text(kind: str, server: FakeServer, fast: Any) -> None:
+    server.route("POST", PATH, Reply(body=openai_completion(Turn(text="ok"))))
+    (call,) = openai_like_call()
+    make(kind, server, fast).complete(
+        [{"role": "user", "content": "?"}, {"role": "assistant", "content": None,
+          "tool_calls": [call.to_message()]}, call.result({"temp": 21, "unit": "°C"})]
+    )  # fmt: skip
+    sent = server.requests[0].json()["messages"][2]
+    assert sent == {"role": "tool", "tool_call_id": "call_w", "content": '{"temp":21,"unit":"°C"}'}
+
+
+def openai_like_call() -> tuple[Any, ...]:
+    from devsynth.application.llm.tools import tool_call
+
+    return (tool_call("call_w", "get_weather", '{"city": "Paris"}'),)

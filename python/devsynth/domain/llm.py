@@ -74,7 +74,12 @@ class ToolCall(NamedTuple):
         }
 
     def result(self, content: Any) -> dict[str, Any]:
-        """The ``{"role": "tool", ...}`` message that answers this call."""
+        """The ``{"role": "tool", ...}`` message that answers this call: text (or content
+        parts) as given, anything else as its JSON text, which every API takes."""
+        if not isinstance(content, (str, list)):
+            import json  # only for results that are not text
+
+            content = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
         return {"role": "tool", "tool_call_id": self.id, "content": content}
 
 

@@ -690,4 +690,5 @@ __all__ = [
     "BaseProvider",
     "StreamPart",
     "TextStream",
+    "with_options",
 ]
