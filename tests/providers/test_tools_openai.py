@@ -272,3 +272,43 @@ def openai_like_call() -> tuple[Any, ...]:
     from devsynth.application.llm.tools import tool_call
 
     return (tool_call("call_w", "get_weather", '{"city": "Paris"}'),)
+
+
+def test_text_between_call_fragments_stays_text(kind: str, server: FakeServer, fast: Any) -> None:
+    from openai.types.chat import ChatCompletionChunk
+    from openai.types.chat.chat_completion_chunk import (
+        Choice,
+        ChoiceDelta,
+        ChoiceDeltaToolCall,
+        ChoiceDeltaToolCallFunction,
+    )
+
+    from tests.support.llm_server import sse
+
+    def chunk(delta: ChoiceDelta, finish: Any = None) -> bytes:
+        body = ChatCompletionChunk(
+            id="c", object="chat.completion.chunk", created=1, model="m",
+            choices=[Choice(index=0, delta=delta, finish_reason=finish)],
+        )  # fmt: skip
+        return sse(body.model_dump(mode="json", exclude_unset=True))
+
+    def fragment(i: int, args: str, cid: str | None = None, name: str | None = None) -> bytes:
+        function = ChoiceDeltaToolCallFunction(arguments=args, name=name)
+        return chunk(
+            ChoiceDelta(tool_calls=[ChoiceDeltaToolCall(index=i, id=cid, function=function)])
+        )
+
+    body = b"".join([
+        fragment(0, "", "call_a", "get_weather"), chunk(ChoiceDelta(content="one ")),
+        fragment(0, '{"city": '), fragment(1, "", "call_b", "get_time"),
+        chunk(ChoiceDelta(content="two")), fragment(1, "{}"), fragment(0, '"Oslo"}'),
+        chunk(ChoiceDelta(), "tool_calls"), sse("[DONE]"),
+    ])  # fmt: skip
+    server.route("POST", PATH, stream_reply(body))
+    stream = make(kind, server, fast).stream_messages([{"role": "user", "content": "?"}])
+    assert "".join(stream) == "one two"
+    assert stream.completion is not None
+    assert [(c.id, c.parsed_arguments) for c in stream.completion.tool_calls] == [
+        ("call_a", {"city": "Oslo"}),
+        ("call_b", {}),
+    ]
