@@ -214,13 +214,12 @@ class ContentAssembler:
             self._text.append(text)
             return [text] if text else []
         if kind in _THINKING_TYPES:
-            self._blocks[index] = {
-                "type": kind,
-                **{k: v for k, v in block.items() if k != "type"},
-            }
-            if kind == "thinking":
-                self._blocks[index]["thinking"] = str(block.get("thinking") or "")
-                self._blocks[index]["signature"] = str(block.get("signature") or "")
+            self._blocks[index] = dict(block)  # redacted_thinking's data comes whole here
+            if kind == "thinking":  # its text and signature come as deltas
+                self._blocks[index].update(
+                    thinking=str(block.get("thinking") or ""),
+                    signature=str(block.get("signature") or ""),
+                )
             return []
         if kind == "tool_use" and block.get("name") == self.response_tool:
             self._response_index = index

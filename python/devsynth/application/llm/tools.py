@@ -98,9 +98,10 @@ def arguments_object(call: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _Partial:
-    __slots__ = ("arguments", "id", "name")
+    __slots__ = ("arguments", "id", "name", "position")
 
-    def __init__(self) -> None:
+    def __init__(self, position: int) -> None:
+        self.position = position
         self.id = ""
         self.name = ""
         self.arguments: list[str] = []
@@ -125,7 +126,7 @@ class ToolCallAssembler:
     ) -> ToolCallDelta:
         partial = self._calls.get(key)
         if partial is None:
-            partial = self._calls[key] = _Partial()
+            partial = self._calls[key] = _Partial(len(self._calls))
         # The id and name arrive once, in the first fragment; some servers repeat them.
         if call_id and not partial.id:
             partial.id = call_id
@@ -133,9 +134,7 @@ class ToolCallAssembler:
             partial.name = name
         if arguments:
             partial.arguments.append(arguments)
-        return ToolCallDelta(
-            index=list(self._calls).index(key), id=call_id, name=name, arguments=arguments
-        )
+        return ToolCallDelta(index=partial.position, id=call_id, name=name, arguments=arguments)
 
     def last_key(self) -> Any:
         """The key of the call started last (for servers that send fragments without one)."""
