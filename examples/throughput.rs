@@ -22,7 +22,9 @@ fn main() {
     let start = Instant::now();
     let mut rounds = 0u64;
     let mut tokens = 0usize;
-    while start.elapsed() < budget || rounds == 0 {
+    // ROUNDS=n runs exactly n rounds (for callgrind), whatever the time budget.
+    let fixed: Option<u64> = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok());
+    while fixed.map_or(start.elapsed() < budget || rounds == 0, |n| rounds < n) {
         tokens = match mode {
             "count" => enc.count(&text, &none).unwrap(),
             _ => enc.encode(&text, &none).unwrap().len(),

@@ -3,9 +3,13 @@
 
 use std::collections::HashMap;
 
+use std::ops::Range;
+
 use aho_corasick::{AhoCorasick, MatchKind};
+use rayon::prelude::*;
 
 use crate::bpe::{self, MissingByte};
+use crate::bulk::cut::CutRule;
 use crate::pretokenize::{PatternError, Pretokenizer};
 use crate::vocab::{Rank, Vocab, VocabError};
 
@@ -288,6 +292,56 @@ impl Encoding {
         }
     }
 
+    /// Splits `text` into at most `parts` consecutive ranges whose ordinary encodings,
+    /// concatenated, are the encoding of the whole: each cut is one `bulk::cut` proves safe
+    /// (no piece crosses it, and the pieces on both sides stay the same), found near an even
+    /// share of the text. Text with no such cut nearby (one long piece), or a custom pattern,
+    /// stays whole.
+    pub fn independent_parts(&self, text: &str, parts: usize) -> Vec<Range<usize>> {
+        /// How far past an even share a cut is looked for.
+        const SEARCH: usize = 1 << 16;
+        let rule = CutRule::for_pattern(&self.pattern);
+        let len = text.len();
+        let mut ranges = Vec::with_capacity(parts.max(1));
+        let mut start = 0;
+        for k in 1..parts.max(1) {
+            let target = (len / parts * k).max(start + 1);
+            let cut = (target..(target + SEARCH).min(len)).find(|&p| rule.is_safe(text, p));
+            if let Some(cut) = cut {
+                ranges.push(start..cut);
+                start = cut;
+            }
+        }
+        ranges.push(start..len);
+        ranges
+    }
+
+    /// `encode_ordinary` with the text split into independent parts encoded in parallel on
+    /// the current rayon pool.
+    pub fn encode_ordinary_parallel(
+        &self,
+        text: &str,
+        parts: usize,
+    ) -> Result<Vec<Rank>, EncodeError> {
+        let ranges = self.independent_parts(text, parts);
+        if ranges.len() == 1 {
+            return self.encode_ordinary(text);
+        }
+        let encoded: Vec<Vec<Rank>> = ranges
+            .into_par_iter()
+            .map(|r| self.encode_ordinary(&text[r]))
+            .collect::<Result<_, _>>()?;
+        Ok(encoded.concat())
+    }
+
+    /// `count_ordinary` over independent parts counted in parallel on the current rayon pool.
+    pub fn count_ordinary_parallel(&self, text: &str, parts: usize) -> Result<usize, EncodeError> {
+        self.independent_parts(text, parts)
+            .into_par_iter()
+            .map(|r| self.count_ordinary(&text[r]))
+            .sum()
+    }
+
     fn check(&self, text: &str, disallowed: &SpecialSet) -> Result<(), EncodeError> {
         match self.find_disallowed(text, disallowed) {
             Some(token) => Err(EncodeError::Disallowed(token.to_owned())),
@@ -407,6 +461,28 @@ impl Encoding {
     }
 }
 
+/// Token lists laid end to end: `ids[offsets[i]..offsets[i + 1]]` are the tokens of text i.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FlatTokens {
+    pub ids: Vec<Rank>,
+    pub offsets: Vec<u64>,
+}
+
+/// Lays token lists end to end.
+pub fn flatten(lists: Vec<Vec<Rank>>) -> FlatTokens {
+    let total = lists.iter().map(Vec::len).sum();
+    let mut flat = FlatTokens {
+        ids: Vec::with_capacity(total),
+        offsets: Vec::with_capacity(lists.len() + 1),
+    };
+    flat.offsets.push(0);
+    for list in lists {
+        flat.ids.extend_from_slice(&list);
+        flat.offsets.push(flat.ids.len() as u64);
+    }
+    flat
+}
+
 enum Segment<'t> {
     Text(&'t str),
     Special(Rank),
@@ -443,6 +519,50 @@ mod tests {
         );
         // A string that is not a special token is never encoded as one.
         assert_eq!(enc.encode("there", &odd).unwrap(), vec![19041]);
+    }
+
+    #[test]
+    fn independent_parts_encode_like_the_whole() {
+        let text = "Hello, world! It's 2024.\n\tfn main() { let x = 12345; }\n日本語 and more "
+            .repeat(500);
+        for name in ["cl100k_base", "o200k_base", "r50k_base"] {
+            let enc = builtin::get(name).unwrap();
+            let whole = enc.encode_ordinary(&text).unwrap();
+            for parts in [1, 2, 3, 7, 64] {
+                let ranges = enc.independent_parts(&text, parts);
+                assert!(ranges.len() <= parts.max(1));
+                assert_eq!(ranges.first().unwrap().start, 0);
+                assert_eq!(ranges.last().unwrap().end, text.len());
+                assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+                if parts > 1 {
+                    assert!(ranges.len() > 1, "{name}: no cut found");
+                }
+                assert_eq!(enc.encode_ordinary_parallel(&text, parts).unwrap(), whole);
+                assert_eq!(
+                    enc.count_ordinary_parallel(&text, parts).unwrap(),
+                    whole.len()
+                );
+            }
+        }
+        // One long piece has no safe cut: it stays whole, and still encodes right.
+        let enc = builtin::get("o200k_base").unwrap();
+        let run = "a".repeat(10_000);
+        assert_eq!(enc.independent_parts(&run, 4), vec![0..run.len()]);
+        assert_eq!(
+            enc.encode_ordinary_parallel(&run, 4).unwrap(),
+            enc.encode_ordinary(&run).unwrap()
+        );
+        assert_eq!(enc.independent_parts("", 4), vec![0..0]);
+    }
+
+    #[test]
+    fn flat_tokens_keep_each_texts_span() {
+        let flat = flatten(vec![vec![1, 2], vec![], vec![3]]);
+        assert_eq!(flat.ids, vec![1, 2, 3]);
+        assert_eq!(flat.offsets, vec![0, 2, 2, 3]);
+        let none = flatten(Vec::new());
+        assert!(none.ids.is_empty());
+        assert_eq!(none.offsets, vec![0]);
     }
 
     #[test]

@@ -2,13 +2,13 @@
 
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList};
 
 use super::batch::encode_lists;
 use super::ints::token_list;
-use super::{encode_err, invalid_token, items_of, par_map, run_detached, text_of, texts_of};
+use super::{encode_err, invalid_token, items_of, par_map, pool, run_detached, text_of, texts_of};
 use crate::builtin;
-use crate::encoding::{Encoding, SpecialSet};
+use crate::encoding::{flatten, EncodeError, Encoding, SpecialSet};
 use crate::vocab::{Rank, Vocab};
 
 /// Strings to look for in text (allowed special tokens, or strings to refuse), prepared once.
@@ -21,6 +21,75 @@ pub struct SpecialTokenSet {
 impl SpecialTokenSet {
     fn __len__(&self) -> usize {
         self.inner.len()
+    }
+}
+
+/// Parts one text is split into for `threads`: one per thread, and none below 64 KiB a part
+/// (splitting costs a scan for cuts and a join; small texts are done before a thread starts).
+fn parts_for(len: usize, threads: Option<usize>) -> usize {
+    const MIN_PART: usize = 1 << 16;
+    match threads {
+        Some(n) if n > 1 => n.min(len / MIN_PART).max(1),
+        _ => 1,
+    }
+}
+
+/// Runs `f` with the GIL released, on the pool for `threads` when the work has several parts.
+fn on_threads<T: Send>(
+    py: Python<'_>,
+    threads: Option<usize>,
+    parts: usize,
+    f: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
+    // Checked whatever the size of the text, so a bad count is refused every time.
+    let pool = pool(threads)?.filter(|_| parts > 1);
+    run_detached(py, move || match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    })
+}
+
+/// Token lists as two byte arrays: the ids (u32) and the offsets (u64), little-endian.
+fn flat_buffers<'py>(
+    py: Python<'py>,
+    lists: Vec<Result<Vec<Rank>, EncodeError>>,
+) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+    let lists = lists
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(encode_err)?;
+    let flat = flatten(lists);
+    Ok((
+        PyByteArray::new(py, &le_bytes(&flat.ids)),
+        PyByteArray::new(py, &le_bytes(&flat.offsets)),
+    ))
+}
+
+/// The little-endian bytes of integers: the memory itself on little-endian machines.
+fn le_bytes<T: Copy + ToLeBytes>(values: &[T]) -> std::borrow::Cow<'_, [u8]> {
+    if cfg!(target_endian = "little") {
+        // SAFETY: plain integers, no padding; the slice covers exactly their memory.
+        std::borrow::Cow::Borrowed(unsafe {
+            std::slice::from_raw_parts(values.as_ptr() as *const u8, std::mem::size_of_val(values))
+        })
+    } else {
+        std::borrow::Cow::Owned(values.iter().flat_map(|v| v.le()).collect())
+    }
+}
+
+trait ToLeBytes {
+    fn le(self) -> Vec<u8>;
+}
+
+impl ToLeBytes for u32 {
+    fn le(self) -> Vec<u8> {
+        self.to_le_bytes().to_vec()
+    }
+}
+
+impl ToLeBytes for u64 {
+    fn le(self) -> Vec<u8> {
+        self.to_le_bytes().to_vec()
     }
 }
 
@@ -147,29 +216,81 @@ impl CoreEncoding {
         })
     }
 
+    #[pyo3(signature = (text, num_threads=None))]
     fn encode_ordinary<'py>(
         &self,
         py: Python<'py>,
         text: &Bound<'_, PyAny>,
+        num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
         let text = text_of(text)?;
-        let tokens = run_detached(py, || self.enc().encode_ordinary(&text))?.map_err(encode_err)?;
-        token_list(py, self.enc(), &tokens)
+        let enc = self.enc();
+        let parts = parts_for(text.len(), num_threads);
+        let tokens = on_threads(py, num_threads, parts, || {
+            enc.encode_ordinary_parallel(&text, parts)
+        })?
+        .map_err(encode_err)?;
+        token_list(py, enc, &tokens)
     }
 
     /// encode() with the defaults: no special token allowed, all of them refused.
+    #[pyo3(signature = (text, num_threads=None))]
     fn encode_default<'py>(
         &self,
         py: Python<'py>,
         text: &Bound<'_, PyAny>,
+        num_threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
         let text = text_of(text)?;
         let enc = self.enc();
-        let tokens = run_detached(py, || {
-            enc.encode_checked(&text, &SpecialSet::empty(), Some(enc.all_specials()))
+        let parts = parts_for(text.len(), num_threads);
+        let tokens = on_threads(py, num_threads, parts, || {
+            match enc.find_disallowed(&text, enc.all_specials()) {
+                Some(token) => Err(EncodeError::Disallowed(token.to_owned())),
+                None => enc.encode_ordinary_parallel(&text, parts),
+            }
         })?
         .map_err(encode_err)?;
         token_list(py, enc, &tokens)
+    }
+
+    /// encode_ordinary of each text, laid end to end: (ids as little-endian u32, offsets as
+    /// little-endian u64, one more than the texts), with no Python object per token.
+    #[pyo3(signature = (texts, num_threads=None))]
+    fn encode_ordinary_batch_flat<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &Bound<'_, PyAny>,
+        num_threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+        let items = items_of(texts)?;
+        let texts = texts_of(&items)?;
+        let enc = self.enc();
+        let lists = run_detached(py, || {
+            par_map(num_threads, &texts, |t| enc.encode_ordinary(t))
+        })??;
+        flat_buffers(py, lists)
+    }
+
+    /// encode of each text, laid end to end (see encode_ordinary_batch_flat).
+    #[pyo3(signature = (texts, allowed, disallowed=None, num_threads=None))]
+    fn encode_batch_flat<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &Bound<'_, PyAny>,
+        allowed: &SpecialTokenSet,
+        disallowed: Option<&SpecialTokenSet>,
+        num_threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+        let items = items_of(texts)?;
+        let texts = texts_of(&items)?;
+        let enc = self.enc();
+        let lists = run_detached(py, || {
+            par_map(num_threads, &texts, |t| {
+                enc.encode_checked(t, &allowed.inner, disallowed.map(|d| &d.inner))
+            })
+        })??;
+        flat_buffers(py, lists)
     }
 
     #[pyo3(signature = (text, allowed, disallowed=None))]
@@ -189,16 +310,37 @@ impl CoreEncoding {
         token_list(py, enc, &tokens)
     }
 
-    fn count_ordinary(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let text = text_of(text)?;
-        run_detached(py, || self.enc().count_ordinary(&text))?.map_err(encode_err)
-    }
-
-    fn count_default(&self, py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<usize> {
+    #[pyo3(signature = (text, num_threads=None))]
+    fn count_ordinary(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyAny>,
+        num_threads: Option<usize>,
+    ) -> PyResult<usize> {
         let text = text_of(text)?;
         let enc = self.enc();
-        run_detached(py, || {
-            enc.count_checked(&text, &SpecialSet::empty(), Some(enc.all_specials()))
+        let parts = parts_for(text.len(), num_threads);
+        on_threads(py, num_threads, parts, || {
+            enc.count_ordinary_parallel(&text, parts)
+        })?
+        .map_err(encode_err)
+    }
+
+    #[pyo3(signature = (text, num_threads=None))]
+    fn count_default(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyAny>,
+        num_threads: Option<usize>,
+    ) -> PyResult<usize> {
+        let text = text_of(text)?;
+        let enc = self.enc();
+        let parts = parts_for(text.len(), num_threads);
+        on_threads(py, num_threads, parts, || {
+            match enc.find_disallowed(&text, enc.all_specials()) {
+                Some(token) => Err(EncodeError::Disallowed(token.to_owned())),
+                None => enc.count_ordinary_parallel(&text, parts),
+            }
         })?
         .map_err(encode_err)
     }

@@ -18,9 +18,12 @@ from devsynth.tokens.arrays import (
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+    import pyarrow as pa
 
 AllowedSpecial = Literal["all"] | Collection[str]
 DisallowedSpecial = Literal["all"] | Collection[str]
+
+BatchOutput = Literal["list", "numpy", "arrow"]
 
 _EMPTY: frozenset[str] = frozenset()
 # Prepared sets are cheap but not free (an automaton each); keep the recent ones per encoding.
@@ -135,9 +138,11 @@ class Encoding:
 
     # ------------------------------------------------------------------ encoding
 
-    def encode_ordinary(self, text: str) -> list[int]:
-        """Tokens of ``text``, special tokens encoded as ordinary text."""
-        return self._core.encode_ordinary(text)
+    def encode_ordinary(self, text: str, *, num_threads: int | None = None) -> list[int]:
+        """Tokens of ``text``, special tokens encoded as ordinary text. With ``num_threads``
+        above 1, a large text is cut where a cut cannot change the tokens and its parts are
+        encoded on that many Rust threads (the result is the same)."""
+        return self._core.encode_ordinary(text, num_threads)
 
     def encode(
         self,
@@ -145,12 +150,14 @@ class Encoding:
         *,
         allowed_special: AllowedSpecial = _EMPTY,
         disallowed_special: DisallowedSpecial = "all",
+        num_threads: int | None = None,
     ) -> list[int]:
         """Tokens of ``text``. Text that spells a special token raises ValueError unless the
         token is in ``allowed_special`` (encoded as the special token) or left out of
-        ``disallowed_special`` (encoded as ordinary text), as in tiktoken."""
+        ``disallowed_special`` (encoded as ordinary text), as in tiktoken. ``num_threads``
+        as in :meth:`encode_ordinary` (used when no special token is allowed)."""
         if disallowed_special == "all" and not allowed_special:
-            return self._core.encode_default(text)
+            return self._core.encode_default(text, num_threads)
         allowed, disallowed = self._special_args(allowed_special, disallowed_special)
         return self._core.encode(text, allowed, disallowed)
 
@@ -161,20 +168,47 @@ class Encoding:
         allowed_special: AllowedSpecial = _EMPTY,
         disallowed_special: DisallowedSpecial = "all",
     ) -> npt.NDArray[np.uint32]:
-        """``encode`` as a NumPy uint32 array."""
-        import numpy as np
-
-        tokens = self.encode(
-            text, allowed_special=allowed_special, disallowed_special=disallowed_special
+        """``encode`` as a NumPy uint32 array, with no Python int per token."""
+        ids, _ = self.encode_batch(
+            [text],
+            num_threads=1,
+            allowed_special=allowed_special,
+            disallowed_special=disallowed_special,
+            output="numpy",
         )
-        return np.array(tokens, dtype=np.uint32)
+        return ids
 
+    @overload
     def encode_ordinary_batch(
-        self, text: Sequence[str], *, num_threads: int | None = None
-    ) -> list[list[int]]:
-        """``encode_ordinary`` of each text, on Rust threads (all cores unless told)."""
-        return self._core.encode_ordinary_batch(text, num_threads)
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int | None = None,
+        output: Literal["list"] = "list",
+    ) -> list[list[int]]: ...
+    @overload
+    def encode_ordinary_batch(
+        self, text: Sequence[str], *, num_threads: int | None = None, output: Literal["numpy"]
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
+    @overload
+    def encode_ordinary_batch(
+        self, text: Sequence[str], *, num_threads: int | None = None, output: Literal["arrow"]
+    ) -> pa.LargeListArray: ...
+    def encode_ordinary_batch(
+        self, text: Sequence[str], *, num_threads: int | None = None, output: BatchOutput = "list"
+    ) -> Any:
+        """``encode_ordinary`` of each text, on Rust threads (all cores unless told).
 
+        ``output="list"`` gives a list of token lists. ``"numpy"`` gives ``(ids, offsets)``:
+        every token in one uint32 array and ``len(text) + 1`` int64 offsets, text ``i``'s
+        tokens being ``ids[offsets[i]:offsets[i + 1]]``. ``"arrow"`` gives the same as a
+        pyarrow ``LargeListArray`` of uint32. The flat forms create no Python object per
+        token."""
+        if _checked_output(output) == "list":
+            return self._core.encode_ordinary_batch(text, num_threads)
+        return _flat(self._core.encode_ordinary_batch_flat(text, num_threads), output)
+
+    @overload
     def encode_batch(
         self,
         text: Sequence[str],
@@ -182,10 +216,43 @@ class Encoding:
         num_threads: int | None = None,
         allowed_special: AllowedSpecial = _EMPTY,
         disallowed_special: DisallowedSpecial = "all",
-    ) -> list[list[int]]:
-        """``encode`` of each text, on Rust threads (all cores unless told)."""
+        output: Literal["list"] = "list",
+    ) -> list[list[int]]: ...
+    @overload
+    def encode_batch(
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int | None = None,
+        allowed_special: AllowedSpecial = _EMPTY,
+        disallowed_special: DisallowedSpecial = "all",
+        output: Literal["numpy"],
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
+    @overload
+    def encode_batch(
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int | None = None,
+        allowed_special: AllowedSpecial = _EMPTY,
+        disallowed_special: DisallowedSpecial = "all",
+        output: Literal["arrow"],
+    ) -> pa.LargeListArray: ...
+    def encode_batch(
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int | None = None,
+        allowed_special: AllowedSpecial = _EMPTY,
+        disallowed_special: DisallowedSpecial = "all",
+        output: BatchOutput = "list",
+    ) -> Any:
+        """``encode`` of each text, on Rust threads (all cores unless told); ``output`` as in
+        :meth:`encode_ordinary_batch`."""
         allowed, disallowed = self._special_args(allowed_special, disallowed_special)
-        return self._core.encode_batch(text, allowed, disallowed, num_threads)
+        if _checked_output(output) == "list":
+            return self._core.encode_batch(text, allowed, disallowed, num_threads)
+        return _flat(self._core.encode_batch_flat(text, allowed, disallowed, num_threads), output)
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The token of exactly this text (special tokens included); KeyError if none."""
@@ -206,16 +273,19 @@ class Encoding:
         *,
         allowed_special: AllowedSpecial = _EMPTY,
         disallowed_special: DisallowedSpecial = "all",
+        num_threads: int | None = None,
     ) -> int:
-        """``len(encode(text, ...))`` without building the tokens; same errors as ``encode``."""
+        """``len(encode(text, ...))`` without building the tokens; same errors as ``encode``,
+        ``num_threads`` as in :meth:`encode_ordinary`."""
         if disallowed_special == "all" and not allowed_special:
-            return self._core.count_default(text)
+            return self._core.count_default(text, num_threads)
         allowed, disallowed = self._special_args(allowed_special, disallowed_special)
         return self._core.count(text, allowed, disallowed)
 
-    def count_ordinary(self, text: str) -> int:
-        """``len(encode_ordinary(text))`` without building the tokens."""
-        return self._core.count_ordinary(text)
+    def count_ordinary(self, text: str, *, num_threads: int | None = None) -> int:
+        """``len(encode_ordinary(text))`` without building the tokens; ``num_threads`` as in
+        :meth:`encode_ordinary`."""
+        return self._core.count_ordinary(text, num_threads)
 
     @overload
     def count_batch(
@@ -304,3 +374,34 @@ def _rebuild(
     return Encoding(
         name, pat_str=pat_str, mergeable_ranks=mergeable_ranks, special_tokens=special_tokens
     )
+
+
+_OUTPUTS = ("list", "numpy", "arrow")
+
+
+def _checked_output(output: str) -> str:
+    if output not in _OUTPUTS:
+        raise ValueError(f"output must be 'list', 'numpy' or 'arrow', not {output!r}")
+    return output
+
+
+def _flat(buffers: tuple[bytearray, bytearray], output: str) -> Any:
+    """The flat batch from the core's two buffers (little-endian u32 ids, u64 offsets), as
+    NumPy arrays or a pyarrow LargeListArray, sharing the buffers' memory."""
+    ids_buffer, offsets_buffer = buffers
+    if output == "numpy":
+        import numpy as np
+
+        ids = np.frombuffer(ids_buffer, dtype="<u4")
+        offsets = np.frombuffer(offsets_buffer, dtype="<i8")
+        return ids, offsets
+    if output == "arrow":
+        import pyarrow as pa
+
+        count = len(ids_buffer) // 4
+        values = pa.Array.from_buffers(pa.uint32(), count, [None, pa.py_buffer(ids_buffer)])
+        offsets_array = pa.Array.from_buffers(
+            pa.int64(), len(offsets_buffer) // 8, [None, pa.py_buffer(offsets_buffer)]
+        )
+        return pa.LargeListArray.from_arrays(offsets_array, values)
+    raise AssertionError(output)  # _checked_output let nothing else through
