@@ -242,7 +242,17 @@ def run_worker(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text("utf-8"))
     result = WORKERS[spec["kind"]](spec)
     result["affinity"] = sorted(os.sched_getaffinity(0))
+    result["os_threads"] = os_threads()
     Path(spec["result"]).write_text(json.dumps(result), "utf-8")
+
+
+def os_threads() -> int:
+    """Threads this process has now: what the tokenizers started (all share the pinned cores)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
 
 
 # ---------------------------------------------------------------- the parent
@@ -443,6 +453,7 @@ def main(argv: list[str] | None = None) -> None:
                 "workloads": one["workloads"] + two["workloads"],
                 "notes": sorted(set(one["notes"]) | set(two["notes"])),
                 "affinity": {"single": one["affinity"], "two": two["affinity"]},
+                "os_threads": {"single": one["os_threads"], "two": two["os_threads"]},
             }
             if not args.no_startup:
                 for name in names:

@@ -82,6 +82,11 @@ def test_flat_outputs_are_checked_against_the_lists() -> None:
     assert not workloads.same_flat(([5, 6, 7], [0, 2, 3, 3]), reference)
     assert not workloads.same_flat(([5, 7, 6], [0, 2, 2, 3]), reference)
     assert workloads.same_flat({"ids": [5, 6, 7], "offsets": [0, 2, 2, 3]}, reference)
+    assert workloads.same_flat(([5, 6, 7], [2, 2, 3]), reference)  # ends only
+    assert not workloads.same_flat(([5, 6, 7], [2, 3, 3]), reference)
+    np = pytest.importorskip("numpy")
+    ids, offsets = np.array([5, 6, 7], np.uint32), np.array([0, 2, 2, 3], np.uint64)
+    assert workloads.same_flat((ids, offsets), reference)
 
 
 def test_count_must_be_an_int_equal_to_the_reference() -> None:

@@ -86,7 +86,13 @@ def flat_pair(result: Any) -> tuple[list[int], list[int]]:
         ids, offsets = result.ids, result.offsets
     else:
         ids, offsets = result
-    return [int(i) for i in ids], [int(o) for o in offsets]
+    return _ints(ids), _ints(offsets)
+
+
+def _ints(values: Any) -> list[int]:
+    if hasattr(values, "tolist"):  # numpy, pyarrow
+        return [int(v) for v in values.tolist()]
+    return [int(v) for v in values]
 
 
 @dataclass

@@ -332,6 +332,13 @@ def render(full: dict[str, Any]) -> str:
         works = enc["workloads"]
         main = [w for w in works if w["group"] != "hostile"]
         lines += [f"### {encoding}", ""]
+        if "affinity" in enc:
+            lines += [
+                f"Workers pinned to core {_cores(enc['affinity']['single'])} (one thread) and "
+                f"cores {_cores(enc['affinity']['two'])} (two threads); OS threads in them at "
+                f"the end: {enc['os_threads']['single']} and {enc['os_threads']['two']}.",
+                "",
+            ]
         lines += table(main, names)
         lines.append("")
         note = large_text_note(works)
@@ -376,6 +383,10 @@ def render(full: dict[str, Any]) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+def _cores(cpus: list[int]) -> str:
+    return ", ".join(map(str, cpus))
 
 
 def _cold(result: dict[str, Any]) -> float | None:
