@@ -2,7 +2,7 @@
 gigatoken, toktok-rs, bpe-openai, rs-bpe), on the same inputs in the same processes.
 
     pip install -e '.[bench]'                      # the peers; never a runtime dependency
-    python benches/compare.py                      # the full comparison (about 15 minutes)
+    python benches/compare.py                      # the full comparison (tens of minutes)
     python benches/compare.py --quick              # smaller inputs, few rounds: checks the script
     python benches/compare.py --only o200k_base --peers fastokens,toktok
 

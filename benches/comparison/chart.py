@@ -129,6 +129,13 @@ def _panel(
                     f"{y - 3:.1f})'>{_number(value)}</text>"
                 )
                 out.append(label)
+            elif value is None and name not in work["results"]:
+                # Not measured here: the tokenizer has no such API (or not yet).
+                out.append(
+                    f"<text x='{cx:.1f}' y='{base - 4:.1f}' {FONT} font-size='9.5' "
+                    f"fill='#999' transform='rotate(-90 {cx + 3:.1f} {base - 4:.1f})'>"
+                    "no such API</text>"
+                )
             elif isinstance(value, str):
                 # Not exact or failed: no bar, a mark that says so.
                 out.append(

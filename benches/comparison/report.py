@@ -148,7 +148,8 @@ def hostile_table(works: list[dict[str, Any]], names: list[str]) -> list[str]:
         ours = work["results"].get("devsynth")
         versus = "–"
         if english and usable(ours):
-            versus = f"{seconds(ours) / work['bytes'] / english:.1f}x"
+            ratio = seconds(ours) / work["bytes"] / english
+            versus = f"{ratio:.1f}x" if ratio >= 1 else f"{ratio:.2f}x"
         cells = [cell(work, n) for n in names]
         lines.append(
             f"| {work['input']} | " + " | ".join(cells) + f" | {lead_cell(work)} | {versus} |"
@@ -332,7 +333,7 @@ def render(full: dict[str, Any]) -> str:
         works = enc["workloads"]
         main = [w for w in works if w["group"] != "hostile"]
         lines += [f"### {encoding}", ""]
-        if "affinity" in enc:
+        if "affinity" in enc and "os_threads" in enc:
             lines += [
                 f"Workers pinned to core {_cores(enc['affinity']['single'])} (one thread) and "
                 f"cores {_cores(enc['affinity']['two'])} (two threads); OS threads in them at "
