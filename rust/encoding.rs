@@ -316,13 +316,17 @@ impl Encoding {
         ranges
     }
 
-    /// `encode_ordinary` with the text split into independent parts encoded in parallel on
-    /// the current rayon pool.
+    /// `encode_ordinary` after refusing any string of `refused` in the text, with the text
+    /// split into independent parts encoded in parallel on the current rayon pool.
     pub fn encode_ordinary_parallel(
         &self,
         text: &str,
+        refused: Option<&SpecialSet>,
         parts: usize,
     ) -> Result<Vec<Rank>, EncodeError> {
+        if let Some(r) = refused {
+            self.check(text, r)?;
+        }
         let ranges = self.independent_parts(text, parts);
         if ranges.len() == 1 {
             return self.encode_ordinary(text);
@@ -334,8 +338,17 @@ impl Encoding {
         Ok(encoded.concat())
     }
 
-    /// `count_ordinary` over independent parts counted in parallel on the current rayon pool.
-    pub fn count_ordinary_parallel(&self, text: &str, parts: usize) -> Result<usize, EncodeError> {
+    /// `count_ordinary` after refusing any string of `refused`, over independent parts counted
+    /// in parallel on the current rayon pool.
+    pub fn count_ordinary_parallel(
+        &self,
+        text: &str,
+        refused: Option<&SpecialSet>,
+        parts: usize,
+    ) -> Result<usize, EncodeError> {
+        if let Some(r) = refused {
+            self.check(text, r)?;
+        }
         self.independent_parts(text, parts)
             .into_par_iter()
             .map(|r| self.count_ordinary(&text[r]))
@@ -537,9 +550,12 @@ mod tests {
                 if parts > 1 {
                     assert!(ranges.len() > 1, "{name}: no cut found");
                 }
-                assert_eq!(enc.encode_ordinary_parallel(&text, parts).unwrap(), whole);
                 assert_eq!(
-                    enc.count_ordinary_parallel(&text, parts).unwrap(),
+                    enc.encode_ordinary_parallel(&text, None, parts).unwrap(),
+                    whole
+                );
+                assert_eq!(
+                    enc.count_ordinary_parallel(&text, None, parts).unwrap(),
                     whole.len()
                 );
             }
@@ -549,8 +565,13 @@ mod tests {
         let run = "a".repeat(10_000);
         assert_eq!(enc.independent_parts(&run, 4), vec![0..run.len()]);
         assert_eq!(
-            enc.encode_ordinary_parallel(&run, 4).unwrap(),
+            enc.encode_ordinary_parallel(&run, None, 4).unwrap(),
             enc.encode_ordinary(&run).unwrap()
+        );
+        let special = format!("{run} <|endoftext|> {run}");
+        assert_eq!(
+            enc.count_ordinary_parallel(&special, Some(enc.all_specials()), 4),
+            Err(EncodeError::Disallowed("<|endoftext|>".into()))
         );
         assert_eq!(enc.independent_parts("", 4), vec![0..0]);
     }

@@ -227,7 +227,7 @@ impl CoreEncoding {
         let enc = self.enc();
         let parts = parts_for(text.len(), num_threads);
         let tokens = on_threads(py, num_threads, parts, || {
-            enc.encode_ordinary_parallel(&text, parts)
+            enc.encode_ordinary_parallel(&text, None, parts)
         })?
         .map_err(encode_err)?;
         token_list(py, enc, &tokens)
@@ -245,10 +245,7 @@ impl CoreEncoding {
         let enc = self.enc();
         let parts = parts_for(text.len(), num_threads);
         let tokens = on_threads(py, num_threads, parts, || {
-            match enc.find_disallowed(&text, enc.all_specials()) {
-                Some(token) => Err(EncodeError::Disallowed(token.to_owned())),
-                None => enc.encode_ordinary_parallel(&text, parts),
-            }
+            enc.encode_ordinary_parallel(&text, Some(enc.all_specials()), parts)
         })?
         .map_err(encode_err)?;
         token_list(py, enc, &tokens)
@@ -321,7 +318,7 @@ impl CoreEncoding {
         let enc = self.enc();
         let parts = parts_for(text.len(), num_threads);
         on_threads(py, num_threads, parts, || {
-            enc.count_ordinary_parallel(&text, parts)
+            enc.count_ordinary_parallel(&text, None, parts)
         })?
         .map_err(encode_err)
     }
@@ -337,10 +334,7 @@ impl CoreEncoding {
         let enc = self.enc();
         let parts = parts_for(text.len(), num_threads);
         on_threads(py, num_threads, parts, || {
-            match enc.find_disallowed(&text, enc.all_specials()) {
-                Some(token) => Err(EncodeError::Disallowed(token.to_owned())),
-                None => enc.count_ordinary_parallel(&text, parts),
-            }
+            enc.count_ordinary_parallel(&text, Some(enc.all_specials()), parts)
         })?
         .map_err(encode_err)
     }
