@@ -4,11 +4,15 @@ imports it, so nothing can ever be downloaded."""
 from __future__ import annotations
 
 import os
+import tempfile
 
 from hypothesis import HealthCheck, settings
 
 from tests.support.reference import prepare_cache
 
+# Against a wheel, rank files are written back from the tables: into a cache of this run's
+# own, not the user's.
+os.environ.setdefault("DEVSYNTH_CACHE_DIR", tempfile.mkdtemp(prefix="devsynth-test-cache-"))
 os.environ.setdefault("TIKTOKEN_CACHE_DIR", prepare_cache())
 
 # `HYPOTHESIS_PROFILE=thorough` for a long parity run; CI uses the default.
