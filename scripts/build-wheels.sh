@@ -62,7 +62,14 @@ if [ ${#targets[@]} -gt 0 ]; then
 fi
 
 mkdir -p "$DIST" "$LOGS"
-rm -f "$DIST"/*.whl "$DIST"/*.tar.gz
+# Only what is rebuilt is removed, so a partial build keeps the other wheels.
+for name in "${WANTED[@]}"; do
+    if [ "$name" = sdist ]; then
+        rm -f "$DIST"/*.tar.gz
+    else
+        rm -f "$DIST"/*"${name%-*}"*"_${name#*-}.whl"
+    fi
+done
 
 # One wheel; its exit status lands in LOGS/NAME.status (read after every build has ended).
 build_wheel() {
