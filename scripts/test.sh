@@ -7,10 +7,6 @@
 # Prints how long each part took, also when one fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# tmux and headless Chromium for the terminal and HTML tests: installed when missing, and
-# required (a test that cannot find one fails instead of skipping).
-bash scripts/system-tools.sh
-export DEVSYNTH_REQUIRE_TOOLS=1
 VENV="${VENV:-.venv-test}"
 BUILD_VENV="${BUILD_VENV:-$PWD/.venv-build}"
 export BUILD_VENV
@@ -34,6 +30,12 @@ report_timings() {
     [ "$status" = 0 ] || echo "!! failed during: $current" >&2
 }
 trap report_timings EXIT
+
+part "system tools: tmux and Chromium"
+# tmux and headless Chromium for the terminal and HTML tests: installed when missing, and
+# required (a test that cannot find one fails instead of skipping).
+bash scripts/system-tools.sh
+export DEVSYNTH_REQUIRE_TOOLS=1
 
 part "wheels: manylinux2014 and musllinux_1_2 for x86_64 and aarch64, and the sdist"
 bash scripts/build-wheels.sh
@@ -60,6 +62,7 @@ part "Python: format, lints, types"
 "$VENV/bin/ruff" format --check python tests benches scripts
 "$VENV/bin/ruff" check python tests benches scripts
 "$VENV/bin/mypy"
+"$VENV/bin/mypy" --strict scripts/smoke_wheel.py scripts/check_wheels.py
 
 part "Python tests, against the installed wheel"
 # The source package lives under python/, which is not on sys.path: this is the wheel.
