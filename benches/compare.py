@@ -369,7 +369,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated peers to include (default: every one installed); "
         "devsynth and tiktoken are always in",
     )
-    parser.add_argument("--cpus", help="cores to pin to, e.g. '2,3' (single-thread: the last)")
+    parser.add_argument(
+        "--cpus",
+        help="cores to pin to, e.g. '0,1' (default: the last two allowed; one thread: the last)",
+    )
     parser.add_argument("--no-startup", action="store_true", help="skip cold start and memory")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benches" / "results", help="where results go"

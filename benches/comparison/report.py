@@ -301,8 +301,8 @@ def render(full: dict[str, Any]) -> str:
     lines = ["## devsynth and every exact tokenizer, side by side", ""]
     if meta["quick"]:
         lines += [
-            "> **Quick run** (`--quick`): small inputs and few rounds, to check the script; "
-            "its figures are not the comparison.",
+            "> **Quick run** (`--quick` or `--smoke`): small inputs and few rounds, to check "
+            "the script; its figures are not the comparison.",
             "",
         ]
     versions = ", ".join(f"{n} {meta['versions'][n]}" for n in names)
@@ -377,7 +377,8 @@ def render(full: dict[str, Any]) -> str:
             "### Start-up and memory (fresh interpreter, one core)",
             "",
             "Cold start: import + load + first encode, best of "
-            f"{plan['startup_runs']}. Memory: resident memory added over the bare interpreter "
+            f"{plan['startup_runs']} (tiktoken reads its rank files from a filled cache: "
+            "nothing is downloaded). Memory: resident memory added over the bare interpreter "
             "after the first encode, and after encoding the three texts (caches grown).",
             "",
             *start,
