@@ -198,7 +198,7 @@ def two_thread_worker(spec: dict[str, Any]) -> dict[str, Any]:
     out.append(workload("batch", "batch", label, nbytes, threads, outcomes))
 
     flat = {name: tok.flat for name, tok in toks.items() if tok.flat is not None}
-    calls = {workloads.REFERENCE: toks[workloads.REFERENCE].batch, **flat}
+    calls = {workloads.REFERENCE: toks[workloads.REFERENCE].batch, **flat, **extras(toks, "flat")}
     outcomes = workloads.alternate(calls, batch_input, workloads.same_flat, rounds, "batch, flat")
     out.append(
         workload("batch", "flat", label, nbytes, threads, outcomes, baseline_only=["tiktoken"])
@@ -212,9 +212,7 @@ def two_thread_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     big = "".join((data / filename).read_text("utf-8") for filename in TEXTS.values())
     calls = {name: tok.large for name, tok in toks.items()}
-    ours = toks["devsynth"]
-    if ours.large is not ours.encode:
-        calls["devsynth, 1 thread"] = ours.encode
+    calls.update(extras(toks, "large"))
     outcomes = workloads.alternate(
         calls, Prefixed(big), workloads.same_ids, spec["large_rounds"], "one large text"
     )
@@ -229,6 +227,10 @@ def two_thread_worker(spec: dict[str, Any]) -> dict[str, Any]:
         )
     )
     return {"workloads": out, "notes": sorted({n for t in toks.values() for n in t.notes})}
+
+
+def extras(toks: dict[str, peers.Tokenizer], op: str) -> dict[str, Any]:
+    return {label: fn for tok in toks.values() for label, fn in tok.extras.get(op, {}).items()}
 
 
 WORKERS = {

@@ -176,6 +176,13 @@ def test_compare_runs_end_to_end(tmp_path: Path) -> None:
         "flat",
         "count_batch",
     }
+    by_id = {w["id"]: w for w in enc["workloads"]}
+    flat = next(w for w in enc["workloads"] if w["op"] == "flat")["results"]
+    assert flat["devsynth"]["exact"] and flat["devsynth, output='arrow'"]["exact"]
+    large = next(w for w in enc["workloads"] if w["group"] == "large")["results"]
+    assert large["devsynth, 1 thread"]["exact"] and large["devsynth"]["exact"]
+    assert "devsynth, output='arrow'" in markdown and "`num_threads=2`" in markdown
+    assert by_id["encode English prose"]["results"]["rs-bpe"]["times"]
     for work in enc["workloads"]:
         ours = work["results"].get("devsynth")
         if ours is not None:

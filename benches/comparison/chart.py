@@ -55,7 +55,7 @@ def _group_label(work: dict[str, Any]) -> list[str]:
         return [work["op"], work["input"]]
     if work["group"] == "large":
         return [work["input"], threads]
-    kind = {"batch": "lists", "flat": "flat (numpy)", "count_batch": "counts"}[work["op"]]
+    kind = {"batch": "lists", "flat": "flat", "count_batch": "counts"}[work["op"]]
     return [f"batch → {kind}", threads]
 
 

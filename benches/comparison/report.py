@@ -21,7 +21,7 @@ OP_LABELS = {
     "encode": "encode",
     "count": "count",
     "batch": "batch → lists",
-    "flat": "batch → flat (numpy)",
+    "flat": "batch → flat ids + offsets",
     "count_batch": "batch → counts",
 }
 
@@ -177,6 +177,24 @@ def large_text_note(works: list[dict[str, Any]]) -> str | None:
 def _floor(ratio: float) -> str:
     """Two decimals rounded down, so a ratio shown as meeting a target does meet it."""
     return f"{math.floor(ratio * 100) / 100:.2f}"
+
+
+def variant_notes(works: list[dict[str, Any]]) -> list[str]:
+    """A line for each variant timed beside the tokenizers (devsynth's Arrow output, ...)."""
+    lines = []
+    for work in works:
+        ref = work["results"].get("tiktoken")
+        for label, result in work["results"].items():
+            if label in NAMES or label == "devsynth, 1 thread":
+                continue
+            if not usable(result):
+                state = "error" if result.get("error") else "**not exact**"
+                lines.append(f"- {row_label(work)}: {label} {state}.")
+                continue
+            rate = work["bytes"] / seconds(result) / 1e6
+            versus = f" ({seconds(ref) / seconds(result):.1f}x tiktoken)" if usable(ref) else ""
+            lines.append(f"- {row_label(work)}: {label} {rate:.0f} MB/s{versus}.")
+    return lines
 
 
 @dataclass
@@ -345,6 +363,9 @@ def render(full: dict[str, Any]) -> str:
         note = large_text_note(works)
         if note:
             lines += [note, ""]
+        variants = variant_notes(works)
+        if variants:
+            lines += [*variants, ""]
         lines += [
             "Hostile inputs (no whitespace: long pieces), one thread:",
             "",
