@@ -28,6 +28,8 @@ use std::collections::BinaryHeap;
 
 use crate::vocab::{Rank, Vocab};
 
+pub mod long;
+
 const NONE: Rank = Rank::MAX;
 
 /// Pieces up to this many bytes merge with the array scan.
@@ -60,10 +62,7 @@ pub fn encode_piece(
     } else if piece.len() == 1 {
         Err(MissingByte(piece[0]))
     } else {
-        let mut tokens = Vec::with_capacity(piece.len() / 3);
-        merge_long(vocab, piece, &mut tokens)?;
-        tokens.into_iter().for_each(emit);
-        Ok(())
+        merge_long(vocab, piece, emit)
     }
 }
 
@@ -294,87 +293,12 @@ fn emit_parts(
     }
 }
 
-/// Long pieces: chunk by chunk, each seam made exact (see the module docs).
-fn merge_long(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) -> Result<(), MissingByte> {
-    debug_assert!(out.is_empty());
-    let mut right: Vec<(Rank, u32)> = Vec::with_capacity(CHUNK);
-    let mut window: Vec<(Rank, u32)> = Vec::with_capacity(2 * CHUNK);
-    // Byte offset (in `piece`) where each token of `out` ends, kept in step with `out`.
-    let mut ends: Vec<usize> = Vec::with_capacity(piece.len() / 2 + 16);
-    out.reserve(piece.len() / 2 + 16);
-    let mut pos = 0;
-    while pos < piece.len() {
-        let end = (pos + CHUNK).min(piece.len());
-        // A run that repeats itself (one letter, one emoji) gives the same chunk again and
-        // again: its tokens are those of the chunk before.
-        let chunk = &piece[pos..end];
-        let same = pos >= CHUNK && chunk == &piece[pos - CHUNK..pos];
-        if !same {
-            right.clear();
-            merge_into(vocab, chunk, &mut right)?;
-        }
-        stitch(vocab, piece, out, &mut ends, &right, pos, &mut window)?;
-        pos = end;
-    }
-    Ok(())
-}
-
-/// Appends `right` (the tokens of the chunk starting at `start`) to `out` (the tokens of
-/// `piece[..start]`), re-merging a window around the seam until both its edges are compatible.
-fn stitch(
-    vocab: &Vocab,
-    piece: &[u8],
-    out: &mut Vec<Rank>,
-    ends: &mut Vec<usize>,
-    right: &[(Rank, u32)],
-    start: usize,
-    window: &mut Vec<(Rank, u32)>,
-) -> Result<(), MissingByte> {
-    let push =
-        |out: &mut Vec<Rank>, ends: &mut Vec<usize>, tokens: &[(Rank, u32)], mut at: usize| {
-            for &(t, len) in tokens {
-                at += len as usize;
-                out.push(t);
-                ends.push(at);
-            }
-        };
-    if out.is_empty() || compatible(vocab, *out.last().expect("non-empty"), right[0].0)? {
-        push(out, ends, right, start);
-        return Ok(());
-    }
-    // Take `left` tokens from the end of `out` and `taken` from the start of `right`.
-    let (mut left, mut taken) = (1usize, 1usize);
-    loop {
-        let from = if left == out.len() {
-            0
-        } else {
-            ends[out.len() - left - 1]
-        };
-        let to = start
-            + right[..taken]
-                .iter()
-                .map(|&(_, len)| len as usize)
-                .sum::<usize>();
-        window.clear();
-        merge_into(vocab, &piece[from..to], window)?;
-        let left_ok =
-            left == out.len() || compatible(vocab, out[out.len() - left - 1], window[0].0)?;
-        let right_ok = taken == right.len()
-            || compatible(vocab, window.last().expect("non-empty").0, right[taken].0)?;
-        if left_ok && right_ok {
-            out.truncate(out.len() - left);
-            ends.truncate(out.len());
-            push(out, ends, window, from);
-            push(out, ends, &right[taken..], to);
-            return Ok(());
-        }
-        if !left_ok {
-            left += 1;
-        }
-        if !right_ok {
-            taken += 1;
-        }
-    }
+/// Long pieces: chunk by chunk, each seam made exact (see the module docs), in bounded memory
+/// (see [`long`]).
+fn merge_long(vocab: &Vocab, piece: &[u8], emit: &mut impl FnMut(Rank)) -> Result<(), MissingByte> {
+    let mut merger = long::LongPiece::new();
+    merger.push(vocab, piece, emit)?;
+    merger.finish(vocab, emit)
 }
 
 /// Whether merging the bytes of `a` then `b` gives back exactly `a`, `b`; remembered per thread,
@@ -573,7 +497,7 @@ mod tests {
             merge_heap(vocab, piece, &mut |r, _| v.push(r)).unwrap();
             results.push(v);
             let mut v = Vec::new();
-            merge_long(vocab, piece, &mut v).unwrap();
+            merge_long(vocab, piece, &mut |r| v.push(r)).unwrap();
             results.push(v);
         }
         results

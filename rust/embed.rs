@@ -8,6 +8,10 @@
 /// Default number of dimensions.
 pub const DEFAULT_DIMENSIONS: usize = 256;
 
+/// The most dimensions a vector may have: well above any embedding model's (a few thousand),
+/// low enough that a typo cannot ask for gigabytes.
+pub const MAX_DIMENSIONS: usize = 65_536;
+
 const WORD_WEIGHT: f32 = 1.0;
 const PAIR_WEIGHT: f32 = 0.5;
 const TRIGRAM_WEIGHT: f32 = 0.25;
@@ -18,8 +22,30 @@ const NS_WORD: u8 = 1;
 const NS_PAIR: u8 = 2;
 const NS_TRIGRAM: u8 = 3;
 
+/// A number of dimensions outside 1..=[`MAX_DIMENSIONS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ZeroDimensions;
+pub struct BadDimensions(pub usize);
+
+impl std::fmt::Display for BadDimensions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "dimensions must be between 1 and {MAX_DIMENSIONS}, got {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BadDimensions {}
+
+/// `dimensions` if it is in 1..=[`MAX_DIMENSIONS`].
+pub fn check_dimensions(dimensions: usize) -> Result<usize, BadDimensions> {
+    if (1..=MAX_DIMENSIONS).contains(&dimensions) {
+        Ok(dimensions)
+    } else {
+        Err(BadDimensions(dimensions))
+    }
+}
 
 /// A fixed 64-bit hash of a namespace and bytes.
 fn feature_hash(namespace: u8, parts: &[&[u8]]) -> u64 {
@@ -59,10 +85,8 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// The embedding of `text`; the zero vector when it has no words.
-pub fn hash_embedding(text: &str, dimensions: usize) -> Result<Vec<f32>, ZeroDimensions> {
-    if dimensions == 0 {
-        return Err(ZeroDimensions);
-    }
+pub fn hash_embedding(text: &str, dimensions: usize) -> Result<Vec<f32>, BadDimensions> {
+    check_dimensions(dimensions)?;
     let mut v = vec![0.0f32; dimensions];
     let words = words(text);
     let mut padded = String::new();
@@ -118,7 +142,12 @@ mod tests {
         let norm: f32 = a.iter().map(|x| x * x).sum();
         assert!((norm - 1.0).abs() < 1e-5);
         assert_eq!(hash_embedding("", 8).unwrap(), vec![0.0; 8]);
-        assert_eq!(hash_embedding("x", 0), Err(ZeroDimensions));
+        assert_eq!(hash_embedding("x", 0), Err(BadDimensions(0)));
+        assert_eq!(hash_embedding("x", 1 << 30), Err(BadDimensions(1 << 30)));
+        assert_eq!(
+            hash_embedding("x", MAX_DIMENSIONS).unwrap().len(),
+            MAX_DIMENSIONS
+        );
     }
 
     #[test]

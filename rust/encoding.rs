@@ -173,6 +173,10 @@ impl Encoding {
         &self.vocab
     }
 
+    pub fn pretokenizer(&self) -> &Pretokenizer {
+        &self.pretok
+    }
+
     pub fn specials(&self) -> &[(String, Rank)] {
         &self.specials
     }

@@ -8,6 +8,7 @@ pub mod chat;
 pub mod embed;
 pub mod encoding;
 pub mod pretokenize;
+pub mod threads;
 pub mod unicode;
 pub mod vocab;
 

@@ -4,6 +4,8 @@ from collections.abc import Callable, Iterable, Sequence
 from os import PathLike
 
 BUILTIN_ENCODINGS: list[str]
+MAX_THREADS: int
+MAX_DIMENSIONS: int
 __version__: str
 
 class SpecialTokenSet:
@@ -108,7 +110,7 @@ def walk_paths(
     include: Sequence[str] = ...,
     exclude: Sequence[str] = ...,
     hidden: bool = False,
-) -> tuple[list[tuple[str, int]], list[tuple[str, str]]]: ...
+) -> tuple[list[tuple[str, int]], list[tuple[str, str]], list[tuple[str, str]]]: ...
 def count_files(
     encoding: CoreEncoding,
     paths: Sequence[str | PathLike[str]],

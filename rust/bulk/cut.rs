@@ -39,6 +39,34 @@
 //! Rules 3 and 4 keep long lines without spaces (minified JSON and code, base64, hex)
 //! cuttable.
 //!
+//! ## Joins
+//!
+//! Text that is one long piece (a megabyte of one letter, CJK without punctuation) has no safe
+//! cut. It can still be *joined*: cut at `p` inside the piece, pre-tokenized as two texts, and
+//! the last piece of the first and the first piece of the second taken as one piece of the
+//! whole, fed to BPE in parts (see `bpe::long`). That holds when (a') the piece of `T` holding
+//! the char before `p` also holds the one after, (b') the pieces of `T[..p]` are those of `T`
+//! before the piece, then the piece's part before `p`, and (c') the pieces of `T[p..]` are the
+//! piece's part after `p`, then those of `T` after it. With `v w x | y z` the chars around `p`:
+//!
+//! 5. **Inside a letter run**: `v`, `w`, `x` and `y` letters (r50k, cl100k). The runs `\p{L}+`
+//!    are greedy (possessive in cl100k), so `x` and `y` share a piece, which ends at `p` in
+//!    `T[..p]` and restarts at `y` in `T[p..]` (a letter is no prefix char): (a'), (b'), (c').
+//!    A contraction (`'s`, `'ll`) ends in a letter too, but takes at most two letters after its
+//!    apostrophe: with three letters before `p`, `x` is in a run, not a contraction.
+//!    o200k splits letters by case (`[upper]*[lower]+` first): there `x` and `y` must both be
+//!    lowercase-class (`Ll`, `Lm`, `Lo`). Then `T[..p]` ends its piece at `p` (`x` can end the
+//!    `[lower]+` part) and the piece of `T` goes on through `y`. How it goes on depends on
+//!    whether its `[lower]+` part has begun: if not (no `Ll` in the piece yet), `T[p..]` from
+//!    `y` backtracks to the same end; if it has, the piece takes lowercase-class chars only, so
+//!    `T[p..]` is pre-tokenized after a stand-in lowercase letter ([`LOWER_STAND_IN`]), which
+//!    puts its first piece in that state. [`Scan`] tracks that state.
+//! 6. **Inside a punctuation run**: `w`, `x`, `y`, `z` ASCII punctuation other than `'`. Every
+//!    pattern takes `[^\s\p{L}\p{N}]+` greedily; `y` followed by punctuation cannot be the
+//!    prefix char of a letter piece, nor start a contraction.
+//!
+//! Digit runs (r50k's `\p{N}+`) and whitespace runs get no join: held whole.
+//!
 //! Other patterns (custom encodings) get no cut: their text is counted whole. Allowed special
 //! tokens are never involved: bulk counting counts ordinary text.
 //!
@@ -46,15 +74,38 @@
 //! piece by piece, and against the counts of every built-in encoding.
 
 use crate::pretokenize::{CL100K_PATTERN, O200K_PATTERN, R50K_PATTERN};
-use crate::unicode::{char_at, flags, last_char_len, SPACE};
+use crate::unicode::{char_at, flags, last_char_len, LETTER, LL, LM_LO, LU_LT, MARK, SPACE};
+
+/// The lowercase letter that stands before the text after a join when o200k's piece there has
+/// begun its lowercase part (see the module docs).
+pub const LOWER_STAND_IN: &str = "a";
+
+/// What a place in the text allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A safe cut: the pieces on each side are pieces of the whole.
+    Cut,
+    /// A join: one piece continues across. `lower`: pre-tokenize the text after it behind
+    /// [`LOWER_STAND_IN`].
+    Join { lower: bool },
+}
+
+/// The state a scan for places carries: for o200k, whether the letter piece being scanned has
+/// taken a lowercase letter. Starts (and resets outside letters) as not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scan {
+    lower: bool,
+}
 
 /// Where text of one pre-tokenizer may be cut (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CutRule {
     /// r50k_base, p50k_base, p50k_edit, gpt2.
     R50k,
-    /// cl100k_base, o200k_base, o200k_harmony.
-    Cl100kO200k,
+    /// cl100k_base.
+    Cl100k,
+    /// o200k_base, o200k_harmony.
+    O200k,
     /// Any other pattern: the text is counted whole.
     Nowhere,
 }
@@ -64,7 +115,8 @@ impl CutRule {
     pub fn for_pattern(pattern: &str) -> Self {
         match pattern {
             R50K_PATTERN => CutRule::R50k,
-            CL100K_PATTERN | O200K_PATTERN => CutRule::Cl100kO200k,
+            CL100K_PATTERN => CutRule::Cl100k,
+            O200K_PATTERN => CutRule::O200k,
             _ => CutRule::Nowhere,
         }
     }
@@ -96,6 +148,110 @@ impl CutRule {
                 flags(c) & SPACE == 0
                     && (self != CutRule::R50k || (p >= 2 && !is_space_before(s, p - 1)))
             })
+    }
+
+    /// Whether text may be joined before byte `p`, a char boundary (see the module docs): one
+    /// piece continues across it.
+    pub fn is_join(self, text: &str, p: usize) -> bool {
+        let s = text.as_bytes();
+        if self == CutRule::Nowhere || p == 0 || p >= s.len() {
+            return false;
+        }
+        let (y, y_len) = char_at(s, p);
+        let x_len = last_char_len(s, p);
+        let (x, _) = char_at(s, p - x_len);
+        if x < 0x80 && y < 0x80 {
+            let punct = |b: u32| b != '\'' as u32 && (b as u8).is_ascii_punctuation();
+            if punct(x) && punct(y) {
+                let w = (p >= 2).then(|| s[p - 2] as u32);
+                let z = s.get(p + y_len).map(|&b| b as u32);
+                return w.is_some_and(punct) && z.is_some_and(punct);
+            }
+        }
+        let (fx, fy) = (flags(x), flags(y));
+        let pair = match self {
+            CutRule::O200k => fx & (LL | LM_LO) != 0 && fy & (LL | LM_LO) != 0,
+            _ => fx & LETTER != 0 && fy & LETTER != 0,
+        };
+        if !pair || p - x_len < 2 {
+            return false;
+        }
+        // Two more letters before `x`: it is in a run, not a contraction's tail.
+        let w_end = p - x_len;
+        let w_len = last_char_len(s, w_end);
+        if w_end < w_len + 1 || flags(char_at(s, w_end - w_len).0) & LETTER == 0 {
+            return false;
+        }
+        let v_end = w_end - w_len;
+        flags(char_at(s, v_end - last_char_len(s, v_end)).0) & LETTER != 0
+    }
+
+    /// The scan state after the char `c`.
+    #[inline]
+    pub fn step(self, state: Scan, c: u32) -> Scan {
+        if self != CutRule::O200k {
+            return state;
+        }
+        let f = flags(c);
+        let lower = if f & (LETTER | MARK) == 0 {
+            false
+        } else if f & LL != 0 {
+            true
+        } else if f & LU_LT != 0 {
+            // An uppercase letter after lowercase ones starts a new piece.
+            false
+        } else {
+            state.lower
+        };
+        Scan { lower }
+    }
+
+    /// The first place at or after `from` (a char boundary; `state`, the scan state there)
+    /// where the text may be cut or joined, with the scan state there; or None and the state
+    /// at the end of the text.
+    pub fn next_place(
+        self,
+        text: &str,
+        from: usize,
+        state: Scan,
+    ) -> (Option<(usize, Place)>, Scan) {
+        let s = text.as_bytes();
+        let mut state = state;
+        let mut p = from;
+        if self == CutRule::Nowhere {
+            return (None, state);
+        }
+        while p < s.len() {
+            if p > 0 {
+                if (s[p] < 0x80 || s[p - 1] == b'\n') && self.is_safe(text, p) {
+                    return (Some((p, Place::Cut)), state);
+                }
+                if self.is_join(text, p) {
+                    let lower = state.lower;
+                    return (Some((p, Place::Join { lower })), state);
+                }
+            }
+            let (c, len) = char_at(s, p);
+            state = self.step(state, c);
+            p += len;
+        }
+        (None, state)
+    }
+
+    /// The scan state at `to` from `state` at `from` (both char boundaries).
+    pub fn scan(self, text: &str, from: usize, to: usize, state: Scan) -> Scan {
+        let s = text.as_bytes();
+        let mut state = state;
+        let mut p = from;
+        if self != CutRule::O200k {
+            return state;
+        }
+        while p < to {
+            let (c, len) = char_at(s, p);
+            state = self.step(state, c);
+            p += len;
+        }
+        state
     }
 
     /// The first safe cut at or after `from` (and after byte 0), if any.
@@ -154,6 +310,20 @@ mod tests {
         ]
     }
 
+    /// Runs of letters of every case class, with the chars that end or split them.
+    fn letter_runs(max: usize) -> impl Strategy<Value = String> {
+        let c = prop_oneof![
+            6 => prop::sample::select(vec![
+                'a', 'b', 's', 't', 'l', 'A', 'B', 'ǅ', '日', '本', 'ー', 'ʰ', 'é', 'É', 'ß',
+            ]),
+            2 => prop::sample::select(vec![
+                '\'', ' ', '\n', '=', '-', '/', '.', '\u{301}', '1', '"', '\u{3000}', '，',
+            ]),
+            1 => any::<char>(),
+        ];
+        prop::collection::vec(c, 0..max).prop_map(|v| v.into_iter().collect())
+    }
+
     fn tricky_text(max: usize) -> impl Strategy<Value = String> {
         prop::collection::vec(tricky_char(), 0..max).prop_map(|v| v.into_iter().collect())
     }
@@ -161,8 +331,8 @@ mod tests {
     fn rule_and_patterns() -> Vec<(CutRule, &'static str)> {
         vec![
             (CutRule::R50k, R50K_PATTERN),
-            (CutRule::Cl100kO200k, CL100K_PATTERN),
-            (CutRule::Cl100kO200k, O200K_PATTERN),
+            (CutRule::Cl100k, CL100K_PATTERN),
+            (CutRule::O200k, O200K_PATTERN),
         ]
     }
 
@@ -185,10 +355,82 @@ mod tests {
         }
     }
 
+    /// At every join the rule allows, the pieces of the two parts, the piece across the join
+    /// made one again, are the pieces of the whole (the regex engine's and the scanners').
+    fn assert_joins_keep_pieces(text: &str) {
+        for (rule, pattern) in rule_and_patterns() {
+            for engine in [Pretokenizer::regex(pattern), Pretokenizer::new(pattern)] {
+                let engine = engine.unwrap();
+                let whole = pieces(&engine, text);
+                let mut state = Scan::default();
+                let mut from = 0;
+                for (p, _) in text.char_indices().skip(1) {
+                    state = rule.scan(text, from, p, state);
+                    from = p;
+                    if !rule.is_join(text, p) {
+                        continue;
+                    }
+                    let mut parts = pieces(&engine, &text[..p]);
+                    let after = if state.lower {
+                        format!("{LOWER_STAND_IN}{}", &text[p..])
+                    } else {
+                        text[p..].to_owned()
+                    };
+                    let mut right = pieces(&engine, &after);
+                    if state.lower {
+                        assert!(
+                            right[0].starts_with(LOWER_STAND_IN),
+                            "{pattern} {text:?} {p}"
+                        );
+                        right[0].drain(..LOWER_STAND_IN.len());
+                    }
+                    let first = right.remove(0);
+                    parts.last_mut().unwrap().push_str(&first);
+                    parts.extend(right);
+                    assert_eq!(parts, whole, "pattern {pattern}, join at {p} of {text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn known_joins() {
+        let cl = CutRule::Cl100k;
+        let o2 = CutRule::O200k;
+        assert!(cl.is_join("aaaa", 3) && o2.is_join("aaaa", 3) && CutRule::R50k.is_join("aaaa", 3));
+        assert!(!cl.is_join("aaaa", 2)); // only two letters before
+        assert!(!cl.is_join("x'llaa", 4)); // could be a contraction's end
+        assert!(cl.is_join("日本語日本", 9) && o2.is_join("日本語日本", 9));
+        assert!(cl.is_join("abcD", 3) && !o2.is_join("abcD", 3)); // o200k: case splits
+        assert!(cl.is_join("====", 2) && !cl.is_join("===a", 2) && !cl.is_join("=''=", 2));
+        assert!(!CutRule::Nowhere.is_join("aaaa", 3));
+        // o200k after a lowercase letter: the text after the join needs the stand-in.
+        let text = "ab中中中Ef";
+        let (place, _) = o2.next_place(text, 5, o2.scan(text, 0, 5, Scan::default()));
+        assert_eq!(place, Some((5, Place::Join { lower: true })));
+        // Three letters before the join: none at 6, two chars in.
+        let (place, _) = o2.next_place("中中中中Ef", 6, Scan::default());
+        assert_eq!(place, Some((9, Place::Join { lower: false })));
+        for t in [
+            "ab中中中中Ef g",
+            "中中中中中EFg",
+            "ABC中DEFghi jk",
+            "don'tcare xyzzy",
+            "aaaaaaaaaaaaaaaa",
+            "===========x",
+            "abcd'sefgh",
+            "ABCDEFG\u{301}abc",
+            "日本語のテキストです",
+            "x\u{2c5}\u{2c5}\u{2c5}ab",
+        ] {
+            assert_joins_keep_pieces(t);
+        }
+    }
+
     #[test]
     fn known_unsafe_places_are_refused() {
         let r50k = CutRule::R50k;
-        let cl = CutRule::Cl100kO200k;
+        let cl = CutRule::Cl100k;
         // "  \nX": r50k splits "  " and "\n" whole, but `\s++$` takes "  \n" when cut.
         assert!(!r50k.is_safe("a  \nX", 4));
         assert!(cl.is_safe("a  \nX", 4));
@@ -227,7 +469,7 @@ mod tests {
 
     #[test]
     fn next_cut_finds_the_first_safe_place() {
-        let rule = CutRule::Cl100kO200k;
+        let rule = CutRule::Cl100k;
         assert_eq!(rule.next_cut("hello world", 0), Some(5));
         assert_eq!(rule.next_cut("hello world", 6), None);
         assert_eq!(rule.next_cut("a\u{3000}b x", 0), Some(5));
@@ -255,6 +497,14 @@ mod tests {
                     prop_assert_eq!(parts, whole, "{} cut at {} of {:?}", name, p, text);
                 }
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn joins_keep_the_regex_pieces(text in letter_runs(40)) {
+            assert_joins_keep_pieces(&text);
         }
     }
 }

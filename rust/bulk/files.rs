@@ -104,7 +104,8 @@ impl Progress {
     }
 }
 
-/// Counts one file (or anything `open` can read: a pipe, `/dev/stdin`).
+/// Counts one file (or anything `open` can read: a pipe, `/dev/stdin`). A pipe with no writer
+/// is waited for, as `cat` waits, but never out of reach of [`Progress::cancel`].
 pub fn count_file(
     enc: &Encoding,
     path: &Path,
@@ -112,20 +113,16 @@ pub fn count_file(
     opts: &FileOptions,
     progress: &Progress,
 ) -> Result<Counted, FileError> {
-    let mut file = File::open(path).map_err(|e| FileError::Unreadable(io_message(&e)))?;
+    let unreadable = |e: std::io::Error| FileError::Unreadable(io_message(&e));
+    let mut source = Source::open(path).map_err(unreadable)?;
     let mut counter = StreamCounter::new(enc, opts.stream);
     let block = opts.block_bytes.max(1);
     // One read more than the size finds the end without a second buffer's worth of zeroes.
     let mut buf = vec![0u8; block.min(size_hint.saturating_add(1).max(8192) as usize)];
     loop {
-        if progress.is_cancelled() {
-            return Err(FileError::Cancelled);
-        }
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(FileError::Unreadable(io_message(&e))),
+        let n = match source.read(&mut buf, progress)? {
+            0 => break,
+            n => n,
         };
         counter.feed(&buf[..n])?;
         progress.bytes.fetch_add(n as u64, Ordering::Relaxed);
@@ -134,6 +131,88 @@ pub fn count_file(
         }
     }
     Ok(counter.finish()?)
+}
+
+/// How often a read waiting on a pipe or device looks at the cancellation flag.
+const POLL_MS: i32 = 100;
+
+/// A file to read: a regular file, read as usual, or a pipe or device, which may block for
+/// ever (a pipe without a writer, a terminal), opened without blocking and read when ready.
+enum Source {
+    File(File),
+    #[cfg(unix)]
+    Polled(File),
+}
+
+impl Source {
+    fn open(path: &Path) -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let md = std::fs::metadata(path)?;
+            if !md.is_file() && !md.is_dir() {
+                // Opening a pipe for reading blocks until a writer opens it; without blocking,
+                // it returns at once and poll() below waits for the writer's data or its end.
+                let f = std::fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(path)?;
+                return Ok(Source::Polled(f));
+            }
+        }
+        File::open(path).map(Source::File)
+    }
+
+    /// The next bytes (0 at the end), or Cancelled once the run is cancelled.
+    fn read(&mut self, buf: &mut [u8], progress: &Progress) -> Result<usize, FileError> {
+        loop {
+            if progress.is_cancelled() {
+                return Err(FileError::Cancelled);
+            }
+            let f = match self {
+                Source::File(f) => f,
+                #[cfg(unix)]
+                Source::Polled(f) => {
+                    if !ready(f)? {
+                        continue;
+                    }
+                    f
+                }
+            };
+            match f.read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e)
+                    if e.kind() == ErrorKind::Interrupted || e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => return Err(FileError::Unreadable(io_message(&e))),
+            }
+        }
+    }
+}
+
+/// Waits up to [`POLL_MS`] for a pipe or device to have data or reach its end. A pipe opened
+/// before any writer reports neither until a writer comes (Linux and the BSDs hold back the
+/// hang-up until then), so a read never mistakes "no writer yet" for the end.
+#[cfg(unix)]
+fn ready(f: &File) -> Result<bool, FileError> {
+    use std::os::fd::AsRawFd;
+    let mut fd = libc::pollfd {
+        fd: f.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, for a descriptor `f` keeps open.
+    match unsafe { libc::poll(&mut fd, 1, POLL_MS) } {
+        0 => Ok(false),
+        n if n > 0 => Ok(true),
+        _ => {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(FileError::Unreadable(io_message(&e)))
+            }
+        }
+    }
 }
 
 /// Counts files on the current Rayon pool; results in the order of `files`. Calls
@@ -256,6 +335,59 @@ mod tests {
         for p in &paths[..4] {
             std::fs::remove_file(p).unwrap();
         }
+    }
+
+    fn mkfifo(tag: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!(
+            "devsynth-fifo-{tag}-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+        ));
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        p
+    }
+
+    #[test]
+    fn a_pipe_without_a_writer_waits_but_can_be_cancelled() {
+        let enc = builtin::get("o200k_base").unwrap();
+        let fifo = mkfifo("nowriter");
+        let progress = Progress::default();
+        let started = std::time::Instant::now();
+        let got = std::thread::scope(|s| {
+            let reader = s.spawn(|| count_file(enc, &fifo, 0, &FileOptions::default(), &progress));
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(!reader.is_finished(), "waits for a writer, as cat does");
+            progress.cancel();
+            reader.join().unwrap()
+        });
+        assert_eq!(got, Err(FileError::Cancelled));
+        assert!(started.elapsed() < Duration::from_secs(3));
+        std::fs::remove_file(fifo).unwrap();
+    }
+
+    #[test]
+    fn a_pipe_is_read_to_its_writers_end() {
+        let enc = builtin::get("o200k_base").unwrap();
+        let fifo = mkfifo("writer");
+        let text = "Piped words, written slowly.\n".repeat(500);
+        let got = std::thread::scope(|s| {
+            let reader = s
+                .spawn(|| count_file(enc, &fifo, 0, &FileOptions::default(), &Progress::default()));
+            // The writer comes late and writes in two parts.
+            std::thread::sleep(Duration::from_millis(150));
+            let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            std::io::Write::write_all(&mut w, &text.as_bytes()[..100]).unwrap();
+            std::thread::sleep(Duration::from_millis(150));
+            std::io::Write::write_all(&mut w, &text.as_bytes()[100..]).unwrap();
+            drop(w);
+            reader.join().unwrap()
+        });
+        let counted = got.unwrap();
+        assert_eq!(counted.tokens, enc.count_ordinary(&text).unwrap() as u64);
+        assert_eq!(counted.bytes, text.len() as u64);
+        std::fs::remove_file(fifo).unwrap();
     }
 
     #[test]

@@ -2,13 +2,19 @@
 //! come (a char split between two reads is carried over), the text is cut into chunks only at
 //! safe places (see [`super::cut`]), and each chunk is counted and dropped. The total is the
 //! count of the whole text decoded at once.
+//!
+//! Text that is one long piece (no safe cut for megabytes) is cut at joins instead: the piece
+//! that runs across a join is fed in parts to a merger that holds only its unfinished end
+//! ([`LongPiece`]), so it too is counted in bounded memory.
 
 use std::borrow::Cow;
 use std::ops::Deref;
 
 use rayon::prelude::*;
 
-use super::cut::CutRule;
+use super::cut::{CutRule, Place, Scan, LOWER_STAND_IN};
+use crate::bpe::long::LongPiece;
+use crate::bpe::{self, MissingByte};
 use crate::encoding::{EncodeError, Encoding};
 
 /// Files whose first bytes hold a NUL byte are binary (as git and grep judge).
@@ -196,8 +202,8 @@ fn char_len(b: u8) -> usize {
 }
 
 /// Counts a stream fed in pieces of any size; memory stays near twice the chunk size plus the
-/// largest piece fed, whatever the stream's length (unless the text has no safe cut at all:
-/// one unbroken word of a gigabyte has to be held whole, as it is one piece to BPE).
+/// largest piece fed, whatever the stream's length. (Text with neither a safe cut nor a join,
+/// such as a long run of whitespace or of r50k digits, is held until one comes.)
 ///
 /// `E` is how the counter holds its encoding: `&Encoding`, or anything that derefs to one.
 pub struct StreamCounter<E> {
@@ -207,8 +213,17 @@ pub struct StreamCounter<E> {
     decoder: Utf8Stream,
     /// Decoded text not yet counted.
     text: String,
-    /// Bytes of `text` before this were searched for a cut without success.
+    /// Bytes of `text` before this were searched for a cut without success; the scan state
+    /// there.
     searched: usize,
+    searched_scan: Scan,
+    /// The scan state at the start of `text`.
+    scan: Scan,
+    /// Whether `text` starts inside a piece begun before it (cut at a join), and the join's
+    /// stand-in flag.
+    joined: Option<bool>,
+    /// The piece that runs across the joins.
+    long: LongPiece,
     counted: Counted,
 }
 
@@ -224,8 +239,17 @@ impl<E: Deref<Target = Encoding> + Sync> StreamCounter<E> {
             decoder: Utf8Stream::new(opts.undecodable),
             text: String::new(),
             searched: 0,
+            searched_scan: Scan::default(),
+            scan: Scan::default(),
+            joined: None,
+            long: LongPiece::new(),
             counted: Counted::default(),
         }
+    }
+
+    /// Bytes of text and of the long piece held now (for tests of the memory bound).
+    pub fn held(&self) -> usize {
+        self.text.len() + self.long.held().0
     }
 
     /// Tokens counted so far and bytes fed so far.
@@ -258,40 +282,82 @@ impl<E: Deref<Target = Encoding> + Sync> StreamCounter<E> {
         Ok(self.counted)
     }
 
-    /// Cuts the pending text at safe places every `chunk_bytes` or so and counts the chunks;
-    /// at the end, counts everything.
+    /// Cuts the pending text at safe places (or joins) every `chunk_bytes` or so and counts
+    /// the chunks; at the end, counts everything.
     fn count_ready(&mut self, end: bool) -> Result<(), StreamError> {
         let target = self.opts.chunk_bytes;
-        let mut bounds = vec![0usize];
-        let mut start = 0;
-        while self.text.len() - start >= target {
-            let from = (start + target).max(self.searched);
-            match self.rule.next_cut(&self.text, from) {
-                Some(p) => {
-                    bounds.push(p);
-                    start = p;
+        let text = self.text.as_str();
+        // Each bound: where, and whether a piece continues across it (with its stand-in flag).
+        let mut bounds: Vec<(usize, Option<bool>)> = vec![(0, self.joined)];
+        let (mut start, mut scan) = (0, self.scan);
+        while text.len() - start >= target {
+            let mut from = start + target;
+            while !text.is_char_boundary(from) {
+                from += 1;
+            }
+            let (from, at) = if self.searched > from {
+                (self.searched, self.searched_scan)
+            } else {
+                (from, self.rule.scan(text, start, from, scan))
+            };
+            match self.rule.next_place(text, from, at) {
+                (Some((p, place)), at) => {
+                    let join = match place {
+                        Place::Cut => None,
+                        Place::Join { lower } => Some(lower),
+                    };
+                    bounds.push((p, join));
+                    (start, scan) = (p, at);
                 }
-                None => {
-                    self.searched = self.text.len();
+                (None, at) => {
+                    (self.searched, self.searched_scan) = (text.len(), at);
                     break;
                 }
             }
         }
-        if end && start < self.text.len() {
-            bounds.push(self.text.len());
+        if end && start < text.len() {
+            bounds.push((text.len(), None));
         }
-        let last = *bounds.last().unwrap_or(&0);
+        let last = bounds.last().map_or(0, |b| b.0);
         if last == 0 {
             return Ok(());
         }
-        let chunks: Vec<&str> = bounds.windows(2).map(|w| &self.text[w[0]..w[1]]).collect();
         let enc: &Encoding = &self.enc;
-        let tokens: Result<usize, EncodeError> = if self.opts.parallel && chunks.len() > 1 {
-            chunks.par_iter().map(|c| enc.count_ordinary(c)).sum()
-        } else {
-            chunks.iter().map(|c| enc.count_ordinary(c)).sum()
+        let count = |w: &[(usize, Option<bool>)]| {
+            count_chunk(enc, &text[w[0].0..w[1].0], w[0].1, w[1].1.is_some())
         };
-        self.counted.tokens += tokens.map_err(StreamError::Encode)? as u64;
+        let chunks: Vec<Result<ChunkCount, EncodeError>> = if self.opts.parallel && bounds.len() > 2
+        {
+            bounds.par_windows(2).map(count).collect()
+        } else {
+            bounds.windows(2).map(count).collect()
+        };
+        // The pieces across joins, in order.
+        let vocab = enc.vocab();
+        let (mut tokens, mut across) = (0u64, 0u64);
+        let mut add = |_| across += 1;
+        for (w, chunk) in bounds.windows(2).zip(chunks) {
+            let chunk = chunk.map_err(StreamError::Encode)?;
+            let (text, join_left, join_right) = (&text[w[0].0..w[1].0], w[0].1, w[1].1.is_some());
+            let through = chunk.pieces == 1 && join_left.is_some() && join_right;
+            if join_left.is_some() {
+                self.long
+                    .push(vocab, text[chunk.first.clone()].as_bytes(), &mut add)
+                    .map_err(missing)?;
+                if !through {
+                    self.long.finish(vocab, &mut add).map_err(missing)?;
+                }
+            }
+            tokens += chunk.interior as u64;
+            if join_right && !through {
+                self.long
+                    .push(vocab, text[chunk.last.clone()].as_bytes(), &mut add)
+                    .map_err(missing)?;
+            }
+        }
+        self.counted.tokens += tokens + across;
+        self.joined = bounds.last().and_then(|b| b.1);
+        self.scan = scan;
         self.text.drain(..last);
         self.searched = self.searched.saturating_sub(last);
         if self.text.capacity() > 4 * target.max(self.text.len()) {
@@ -299,6 +365,84 @@ impl<E: Deref<Target = Encoding> + Sync> StreamCounter<E> {
         }
         Ok(())
     }
+}
+
+fn missing(e: MissingByte) -> StreamError {
+    StreamError::Encode(e.into())
+}
+
+/// A chunk's count: its pieces but those running across a join on either side, and where
+/// those are.
+struct ChunkCount {
+    interior: usize,
+    pieces: usize,
+    first: std::ops::Range<usize>,
+    last: std::ops::Range<usize>,
+}
+
+/// Counts a chunk. `join_left`: it starts inside a piece (and whether to pre-tokenize it behind
+/// the stand-in); `join_right`: its last piece goes on in the next chunk.
+fn count_chunk(
+    enc: &Encoding,
+    chunk: &str,
+    join_left: Option<bool>,
+    join_right: bool,
+) -> Result<ChunkCount, EncodeError> {
+    if join_left.is_none() && !join_right {
+        let interior = enc.count_ordinary(chunk)?;
+        return Ok(ChunkCount {
+            interior,
+            pieces: 0,
+            first: 0..0,
+            last: 0..0,
+        });
+    }
+    let stand_in = join_left == Some(true);
+    let owned;
+    let text = if stand_in {
+        owned = format!("{LOWER_STAND_IN}{chunk}");
+        owned.as_str()
+    } else {
+        chunk
+    };
+    let shift = if stand_in { LOWER_STAND_IN.len() } else { 0 };
+    let vocab = enc.vocab();
+    let base = text.as_ptr() as usize;
+    let (mut pieces, mut interior) = (0usize, 0usize);
+    let (mut first, mut prev) = (0..0, 0..0);
+    let mut err = None;
+    let range = |piece: &[u8]| {
+        let at = piece.as_ptr() as usize - base;
+        at.saturating_sub(shift)..at + piece.len() - shift
+    };
+    enc.pretokenizer().for_each_piece(text, |piece| {
+        let r = range(piece);
+        pieces += 1;
+        if pieces == 1 {
+            first = r.clone();
+        } else if pieces > 2 || join_left.is_none() {
+            // The piece before this one is inside the chunk.
+            match bpe::count_piece(vocab, &chunk.as_bytes()[prev.clone()]) {
+                Ok(n) => interior += n,
+                Err(e) => err = Some(e),
+            }
+        }
+        prev = r;
+    })?;
+    if let Some(e) = err {
+        return Err(e.into());
+    }
+    // The last piece, unless a join takes it (or it is the first, taken by the join before).
+    let taken_by_a_join = join_right || (pieces == 1 && join_left.is_some());
+    if !taken_by_a_join && pieces > 0 {
+        interior += bpe::count_piece(vocab, &chunk.as_bytes()[prev.clone()])?;
+    }
+    Ok(ChunkCount {
+        interior,
+        pieces,
+        first,
+        last: prev,
+    })
 }
 
 /// The text of bytes decoded whole, as the stream decoder does (for tests and small inputs).
@@ -443,12 +587,56 @@ mod tests {
         assert_eq!(got.bytes, word.len() as u64);
     }
 
+    #[test]
+    fn one_long_piece_is_counted_in_bounded_memory() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let cjk: String = (0..1_500_000)
+            .map(|_| char::from_u32(0x4E00 + (next() % 0x5000) as u32).unwrap())
+            .collect();
+        let texts = ["a".repeat(6_000_000), cjk, "=".repeat(3_000_000)];
+        for name in ["cl100k_base", "o200k_base", "r50k_base"] {
+            let enc = builtin::get(name).unwrap();
+            for text in &texts {
+                let opts = StreamOptions {
+                    chunk_bytes: 64 * 1024,
+                    ..StreamOptions::default()
+                };
+                let mut c = StreamCounter::new(enc, opts);
+                let mut most = 0;
+                for block in text.as_bytes().chunks(1 << 20) {
+                    c.feed(block).unwrap();
+                    most = most.max(c.held());
+                }
+                let got = c.finish().unwrap();
+                assert_eq!(
+                    got.tokens as usize,
+                    enc.count_ordinary(text).unwrap(),
+                    "{name}"
+                );
+                // The 1 MiB block just fed, a few chunks, and the long piece's unfinished end.
+                assert!(
+                    most < 1 << 20,
+                    "{name}: held {most} bytes of {}",
+                    text.len()
+                );
+            }
+        }
+    }
+
     fn bytes_strategy() -> impl Strategy<Value = Vec<u8>> {
         let pieces = prop_oneof![
             6 => prop::sample::select(vec![
                 " ", "  ", "\n", "\n\n", "\r\n", "\t", "/", "'s", "'ll", "Hello", "world", "DON'T",
                 "x", "12345", "ab12", ".", "!!", "日本語", "é", "\u{301}", "\u{3000}", "\u{85}",
-                "😀", "ſ", "Ⅻ", "<|endoftext|>",
+                "😀", "ſ", "Ⅻ", "<|endoftext|>", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "日本語日本語日本語日本語", "ABCDEFGHIJ", "===========", "中文中文ab中文Ef",
+                "ʰʰʰʰʰ", "dontcare'll",
             ]).prop_map(|s| s.as_bytes().to_vec()),
             1 => prop::collection::vec(any::<u8>(), 1..4),
             1 => any::<char>().prop_map(|c| c.to_string().into_bytes()),

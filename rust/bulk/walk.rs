@@ -6,7 +6,10 @@
 //! - an `exclude` glob leaves out the files and the whole directories it matches;
 //! - with `include` globs, only the files that match one of them are kept;
 //! - symbolic links to files are followed, links to directories are not (no cycles);
-//! - pipes, sockets and devices met while walking are left out.
+//! - pipes, sockets and devices met while walking are skipped (listed in [`Walked::skipped`]):
+//!   reading a pipe waits for a writer, and a device may never end.
+//!
+//! The walk stops early, with what it found so far, once its [`Cancel`] is set.
 //!
 //! A glob without `/` matches an entry's name (`*.py`, `node_modules`); a glob with `/`
 //! matches the path relative to the directory given (`src/**/*.rs`). `*` stops at `/`, `**`
@@ -18,6 +21,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use crate::threads::Cancel;
 
 #[derive(Debug, Clone, Default)]
 pub struct WalkOptions {
@@ -44,6 +49,8 @@ pub struct Problem {
 pub struct Walked {
     pub files: Vec<Found>,
     pub problems: Vec<Problem>,
+    /// Pipes, sockets and devices met while walking, with what they are.
+    pub skipped: Vec<Problem>,
 }
 
 /// Globs matched against names (no `/` in the glob) or relative paths (with one).
@@ -84,11 +91,14 @@ impl Globs {
 }
 
 /// The files under `roots`, in order, and the paths that could not be walked.
-pub fn walk(roots: &[PathBuf], opts: &WalkOptions) -> Result<Walked, String> {
+pub fn walk(roots: &[PathBuf], opts: &WalkOptions, cancel: &Cancel) -> Result<Walked, String> {
     let include = Globs::new(&opts.include)?;
     let exclude = Globs::new(&opts.exclude)?;
     let mut out = Walked::default();
     for root in roots {
+        if cancel.is_cancelled() {
+            break;
+        }
         match fs::metadata(root) {
             Err(e) => out.problems.push(problem(root, &e)),
             Ok(md) if md.is_dir() => {
@@ -96,6 +106,7 @@ pub fn walk(roots: &[PathBuf], opts: &WalkOptions) -> Result<Walked, String> {
                     include: &include,
                     exclude: &exclude,
                     hidden: opts.hidden,
+                    cancel,
                 };
                 w.dir(root, Path::new(""), &mut out);
             }
@@ -112,10 +123,14 @@ struct Walker<'g> {
     include: &'g Globs,
     exclude: &'g Globs,
     hidden: bool,
+    cancel: &'g Cancel,
 }
 
 impl Walker<'_> {
     fn dir(&self, dir: &Path, rel: &Path, out: &mut Walked) {
+        if self.cancel.is_cancelled() {
+            return;
+        }
         let mut entries = match fs::read_dir(dir).and_then(|it| it.collect::<io::Result<Vec<_>>>())
         {
             Ok(entries) => entries,
@@ -139,36 +154,78 @@ impl Walker<'_> {
                 self.dir(&path, &rel, out);
                 continue;
             }
-            let md = if kind.is_symlink() {
-                match fs::metadata(&path) {
+            // Links are followed (to files; a link to a directory is not walked, so no loop).
+            let target = if kind.is_symlink() || kind.is_file() {
+                let md = if kind.is_symlink() {
+                    fs::metadata(&path)
+                } else {
+                    entry.metadata()
+                };
+                match md {
                     Ok(md) => md,
                     Err(e) => {
                         out.problems.push(problem(&path, &e));
                         continue;
                     }
                 }
-            } else if kind.is_file() {
-                match entry.metadata() {
-                    Ok(md) => md,
-                    Err(e) => {
-                        out.problems.push(problem(&path, &e));
-                        continue;
-                    }
-                }
+                .into()
             } else {
-                continue;
+                Target::Special(kind)
             };
-            if !md.is_file() {
+            if !(self.include.empty || self.include.matches(&rel, &name)) {
                 continue;
             }
-            if self.include.empty || self.include.matches(&rel, &name) {
-                out.files.push(Found {
-                    path,
-                    size: md.len(),
-                });
+            match target {
+                Target::File(size) => out.files.push(Found { path, size }),
+                Target::Special(kind) => {
+                    if let Some(what) = special_kind(&kind) {
+                        out.skipped.push(Problem {
+                            path,
+                            message: format!("{what} (name it explicitly to read it)"),
+                        });
+                    }
+                }
+                Target::Dir => {}
             }
         }
     }
+}
+
+/// What a walked entry (a link followed) turned out to be.
+enum Target {
+    File(u64),
+    Dir,
+    Special(fs::FileType),
+}
+
+impl From<fs::Metadata> for Target {
+    fn from(md: fs::Metadata) -> Self {
+        if md.is_file() {
+            Target::File(md.len())
+        } else if md.is_dir() {
+            Target::Dir
+        } else {
+            Target::Special(md.file_type())
+        }
+    }
+}
+
+/// What a special file is, for its note.
+fn special_kind(kind: &fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return Some("a named pipe");
+        }
+        if kind.is_socket() {
+            return Some("a socket");
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return Some("a device");
+        }
+    }
+    (!kind.is_file() && !kind.is_dir()).then_some("not a regular file")
 }
 
 /// An I/O error as a short message, without Rust's "(os error N)" tail.
@@ -231,6 +288,10 @@ mod tests {
         }
     }
 
+    fn walk_opts(roots: &[PathBuf], opts: &WalkOptions) -> Result<Walked, String> {
+        walk(roots, opts, &Cancel::new())
+    }
+
     fn opts(include: &[&str], exclude: &[&str], hidden: bool) -> WalkOptions {
         WalkOptions {
             include: include.iter().map(|s| s.to_string()).collect(),
@@ -255,7 +316,7 @@ mod tests {
             t.file(f);
         }
         let roots = [t.0.clone()];
-        let all = walk(&roots, &WalkOptions::default()).unwrap();
+        let all = walk(&roots, &WalkOptions::default(), &Cancel::new()).unwrap();
         assert_eq!(
             t.rels(&all),
             [
@@ -268,13 +329,13 @@ mod tests {
             ]
         );
         assert!(all.problems.is_empty());
-        let rs = walk(&roots, &opts(&["*.rs"], &["build"], false)).unwrap();
+        let rs = walk_opts(&roots, &opts(&["*.rs"], &["build"], false)).unwrap();
         assert_eq!(t.rels(&rs), ["src/deep/y.rs", "src/x.rs"]);
-        let by_path = walk(&roots, &opts(&["src/*.rs", "**/*.py"], &[], false)).unwrap();
+        let by_path = walk_opts(&roots, &opts(&["src/*.rs", "**/*.py"], &[], false)).unwrap();
         assert_eq!(t.rels(&by_path), ["b.py", "src/deep/z.py", "src/x.rs"]);
-        let no_deep = walk(&roots, &opts(&[], &["src/deep/", "*.md"], false)).unwrap();
+        let no_deep = walk_opts(&roots, &opts(&[], &["src/deep/", "*.md"], false)).unwrap();
         assert_eq!(t.rels(&no_deep), ["b.py", "build/out.rs", "src/x.rs"]);
-        let hidden = walk(&roots, &opts(&["*.md", "config"], &[], true)).unwrap();
+        let hidden = walk_opts(&roots, &opts(&["*.md", "config"], &[], true)).unwrap();
         assert_eq!(t.rels(&hidden), [".git/config", "a.md", "docs/.hidden.md"]);
     }
 
@@ -283,7 +344,7 @@ mod tests {
         let t = TempTree::new("explicit");
         t.file(".secret.txt");
         let roots = [t.0.join(".secret.txt"), t.0.join("missing")];
-        let w = walk(&roots, &opts(&["*.py"], &["*.txt"], false)).unwrap();
+        let w = walk_opts(&roots, &opts(&["*.py"], &["*.txt"], false)).unwrap();
         assert_eq!(t.rels(&w), [".secret.txt"]);
         assert_eq!(w.files[0].size, 11);
         assert_eq!(w.problems.len(), 1);
@@ -297,15 +358,59 @@ mod tests {
         std::os::unix::fs::symlink(t.0.join("real.txt"), t.0.join("link.txt")).unwrap();
         std::os::unix::fs::symlink(t.0.join("nowhere"), t.0.join("broken.txt")).unwrap();
         std::os::unix::fs::symlink(&t.0, t.0.join("loop")).unwrap();
-        let w = walk(std::slice::from_ref(&t.0), &WalkOptions::default()).unwrap();
+        let w = walk(
+            std::slice::from_ref(&t.0),
+            &WalkOptions::default(),
+            &Cancel::new(),
+        )
+        .unwrap();
         assert_eq!(t.rels(&w), ["link.txt", "real.txt"]);
         assert_eq!(w.problems.len(), 1);
         assert!(w.problems[0].path.ends_with("broken.txt"));
     }
 
     #[test]
+    fn pipes_met_while_walking_are_skipped_with_a_note() {
+        let t = TempTree::new("fifo");
+        t.file("a.txt");
+        let fifo = t.0.join("pipe");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        std::os::unix::fs::symlink(&fifo, t.0.join("pipe-link")).unwrap();
+        let w = walk(
+            std::slice::from_ref(&t.0),
+            &WalkOptions::default(),
+            &Cancel::new(),
+        )
+        .unwrap();
+        assert_eq!(t.rels(&w), ["a.txt"]);
+        let skipped: Vec<_> = w.skipped.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(skipped, ["a named pipe (name it explicitly to read it)"; 2]);
+        // Named explicitly, a pipe is a file to read.
+        let named = walk_opts(std::slice::from_ref(&fifo), &WalkOptions::default()).unwrap();
+        assert_eq!(
+            named.files,
+            [Found {
+                path: fifo,
+                size: 0
+            }]
+        );
+    }
+
+    #[test]
+    fn a_cancelled_walk_stops() {
+        let t = TempTree::new("cancel");
+        t.file("a/b.txt");
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let w = walk(std::slice::from_ref(&t.0), &WalkOptions::default(), &cancel).unwrap();
+        assert!(w.files.is_empty());
+    }
+
+    #[test]
     fn bad_globs_are_refused() {
-        let err = walk(&[], &opts(&["a[b"], &[], false)).unwrap_err();
+        let err = walk_opts(&[], &opts(&["a[b"], &[], false)).unwrap_err();
         assert!(err.contains("a[b"), "{err}");
     }
 }

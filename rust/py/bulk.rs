@@ -5,15 +5,13 @@ mod columns;
 
 use std::ffi::OsString;
 use std::ops::Deref;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::time::Duration;
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::encoding::CoreEncoding;
-use super::{pool, run_detached};
+use super::{pool, run_alone, run_detached, run_parallel_with, ThreadCount};
 use crate::bulk::files::{self, FileError, FileOptions, Progress, DEFAULT_BLOCK_BYTES};
 use crate::bulk::stream::{
     self, Counted, StreamError, StreamOptions, Undecodable, DEFAULT_CHUNK_BYTES,
@@ -77,8 +75,9 @@ fn stream_options(
     })
 }
 
-/// The files under `roots` (directories walked in name order) and the paths that could not be
-/// walked: ([(path, size)], [(path, message)]).
+/// The files under `roots` (directories walked in name order), the paths that could not be
+/// walked, and the special files skipped: ([(path, size)], [(path, message)], [(path, what)]).
+/// Ctrl-C stops the walk.
 #[pyfunction]
 #[pyo3(signature = (roots, include=Vec::new(), exclude=Vec::new(), hidden=false))]
 #[allow(clippy::type_complexity)]
@@ -88,24 +87,32 @@ fn walk_paths(
     include: Vec<String>,
     exclude: Vec<String>,
     hidden: bool,
-) -> PyResult<(Vec<(OsString, u64)>, Vec<(OsString, String)>)> {
+) -> PyResult<(
+    Vec<(OsString, u64)>,
+    Vec<(OsString, String)>,
+    Vec<(OsString, String)>,
+)> {
     let opts = WalkOptions {
         include,
         exclude,
         hidden,
     };
-    let walked = run_detached(py, || walk::walk(&roots, &opts))?.map_err(PyValueError::new_err)?;
+    let walked = run_alone(py, |cancel| walk::walk(&roots, &opts, cancel))?
+        .map_err(PyValueError::new_err)?;
+    let pairs = |problems: Vec<walk::Problem>| {
+        problems
+            .into_iter()
+            .map(|p| (p.path.into_os_string(), p.message))
+            .collect()
+    };
     Ok((
         walked
             .files
             .into_iter()
             .map(|f| (f.path.into_os_string(), f.size))
             .collect(),
-        walked
-            .problems
-            .into_iter()
-            .map(|p| (p.path.into_os_string(), p.message))
-            .collect(),
+        pairs(walked.problems),
+        pairs(walked.skipped),
     ))
 }
 
@@ -128,7 +135,7 @@ fn count_files(
     skip_binary: bool,
     chunk_bytes: usize,
     block_bytes: usize,
-    num_threads: Option<usize>,
+    num_threads: Option<ThreadCount>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Vec<FileRow>> {
     if sizes.as_ref().is_some_and(|s| s.len() != paths.len()) {
@@ -152,45 +159,25 @@ fn count_files(
             })
             .collect(),
     };
-    let pool = pool(num_threads)?;
     let enc = encoding.enc();
     let state = Progress::default();
-    let report = |cb: &Bound<'_, PyAny>| cb.call1((state.files(), state.bytes())).map(drop);
-    let results = std::thread::scope(|s| -> PyResult<_> {
-        let worker = s.spawn(|| {
-            let run = || files::count_files(enc, &found, &opts, &state);
-            let r = catch_unwind(AssertUnwindSafe(|| match &pool {
-                Some(p) => p.install(run),
-                None => run(),
-            }));
-            state.finish();
-            r
-        });
-        loop {
-            if py.detach(|| state.wait(Duration::from_millis(100))) {
-                break;
-            }
-            let keep_going = match &progress {
-                Some(cb) => report(cb),
-                None => Ok(()),
-            }
-            .and_then(|()| py.check_signals());
-            if let Err(e) = keep_going {
-                state.cancel();
-                let _ = py.detach(|| worker.join());
-                return Err(e);
-            }
-        }
-        match py.detach(|| worker.join()) {
-            Ok(Ok(rows)) => Ok(rows),
-            _ => Err(PyRuntimeError::new_err(
-                "internal error in the devsynth core (a bug: please report it)",
-            )),
-        }
-    })?;
-    if let Some(cb) = &progress {
-        report(cb)?;
-    }
+    let progress = progress.map(Bound::unbind);
+    let report = |py: Python<'_>| match &progress {
+        Some(cb) => cb.bind(py).call1((state.files(), state.bytes())).map(drop),
+        None => Ok(()),
+    };
+    let results = run_parallel_with(
+        py,
+        num_threads,
+        |_| files::count_files(enc, &found, &opts, &state),
+        // A failed report or Ctrl-C stops the files' threads (reading a pipe included).
+        |py| {
+            report(py)
+                .and_then(|()| py.check_signals())
+                .inspect_err(|_| state.cancel())
+        },
+    )?;
+    report(py)?;
     Ok(results.into_iter().map(row).collect())
 }
 
@@ -242,7 +229,10 @@ impl StreamCounter {
             return Err(PyValueError::new_err("the stream is finished"));
         };
         self.fed += data.len() as u64;
-        if let Err(e) = run_detached(py, || inner.feed(data))? {
+        // Chunks ready together are counted on the default pool (never Rayon's global one,
+        // which a forked child could not use).
+        let pool = pool(None)?;
+        if let Err(e) = run_detached(py, || pool.install(|| inner.feed(data)))? {
             self.failed = Some(e);
             self.inner = None;
             return Ok(false);
@@ -260,7 +250,8 @@ impl StreamCounter {
             .take()
             .ok_or_else(|| PyValueError::new_err("the stream is finished"))?;
         // Finished in place, and dropped here with the GIL held (it holds a Python reference).
-        let result = run_detached(py, || inner.finish())?;
+        let pool = pool(None)?;
+        let result = run_detached(py, || pool.install(|| inner.finish()))?;
         drop(inner);
         Ok(row(result.map_err(FileError::from)))
     }

@@ -6,7 +6,10 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList};
 
 use super::batch::encode_lists;
 use super::ints::token_list;
-use super::{encode_err, invalid_token, items_of, par_map, pool, run_detached, text_of, texts_of};
+use super::{
+    encode_err, invalid_token, items_of, par_map, pool, run_detached, text_of, texts_of,
+    ThreadCount,
+};
 use crate::builtin;
 use crate::encoding::{flatten, EncodeError, Encoding, SpecialSet};
 use crate::vocab::{Rank, Vocab};
@@ -26,27 +29,28 @@ impl SpecialTokenSet {
 
 /// Parts one text is split into for `threads`: one per thread, and none below 64 KiB a part
 /// (splitting costs a scan for cuts and a join; small texts are done before a thread starts).
-fn parts_for(len: usize, threads: Option<usize>) -> usize {
+fn parts_for(len: usize, threads: Option<ThreadCount>) -> usize {
     const MIN_PART: usize = 1 << 16;
     match threads {
-        Some(n) if n > 1 => n.min(len / MIN_PART).max(1),
+        Some(ThreadCount(n)) if n > 1 => n.min(len / MIN_PART).max(1),
         _ => 1,
     }
 }
 
 /// Runs `f` with the GIL released, on the pool for `threads` when the work has several parts.
+/// (The count itself was checked on the way in, whatever the size of the text.)
 fn on_threads<T: Send>(
     py: Python<'_>,
-    threads: Option<usize>,
+    threads: Option<ThreadCount>,
     parts: usize,
     f: impl FnOnce() -> T + Send,
 ) -> PyResult<T> {
-    // Checked whatever the size of the text, so a bad count is refused every time.
-    let pool = pool(threads)?.filter(|_| parts > 1);
-    run_detached(py, move || match pool {
-        Some(p) => p.install(f),
-        None => f(),
-    })
+    if parts > 1 {
+        let pool = pool(threads)?;
+        run_detached(py, move || pool.install(f))
+    } else {
+        run_detached(py, f)
+    }
 }
 
 /// Token lists as two byte arrays: the ids (u32) and the offsets (u64), little-endian.
@@ -221,7 +225,7 @@ impl CoreEncoding {
         &self,
         py: Python<'py>,
         text: &Bound<'_, PyAny>,
-        num_threads: Option<usize>,
+        num_threads: Option<ThreadCount>,
     ) -> PyResult<Bound<'py, PyList>> {
         let text = text_of(text)?;
         let enc = self.enc();
@@ -239,7 +243,7 @@ impl CoreEncoding {
         &self,
         py: Python<'py>,
         text: &Bound<'_, PyAny>,
-        num_threads: Option<usize>,
+        num_threads: Option<ThreadCount>,
     ) -> PyResult<Bound<'py, PyList>> {
         let text = text_of(text)?;
         let enc = self.enc();
@@ -258,14 +262,12 @@ impl CoreEncoding {
         &self,
         py: Python<'py>,
         texts: &Bound<'_, PyAny>,
-        num_threads: Option<usize>,
+        num_threads: Option<ThreadCount>,
     ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
         let items = items_of(texts)?;
         let texts = texts_of(&items)?;
         let enc = self.enc();
-        let lists = run_detached(py, || {
-            par_map(num_threads, &texts, |t| enc.encode_ordinary(t))
-        })??;
+        let lists = par_map(py, num_threads, &texts, |t| enc.encode_ordinary(t))?;
         flat_buffers(py, lists)
     }
 
@@ -277,16 +279,14 @@ impl CoreEncoding {
         texts: &Bound<'_, PyAny>,
         allowed: &SpecialTokenSet,
         disallowed: Option<&SpecialTokenSet>,
-        num_threads: Option<usize>,
+        num_threads: Option<ThreadCount>,
     ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
         let items = items_of(texts)?;
         let texts = texts_of(&items)?;
         let enc = self.enc();
-        let lists = run_detached(py, || {
-            par_map(num_threads, &texts, |t| {
-                enc.encode_checked(t, &allowed.inner, disallowed.map(|d| &d.inner))
-            })
-        })??;
+        let lists = par_map(py, num_threads, &texts, |t| {
+            enc.encode_checked(t, &allowed.inner, disallowed.map(|d| &d.inner))
+        })?;
         flat_buffers(py, lists)
     }
 
@@ -312,7 +312,7 @@ impl CoreEncoding {
         &self,
         py: Python<'_>,
         text: &Bound<'_, PyAny>,
-        num_threads: Option<usize>,
+        num_threads: Option<ThreadCount>,
     ) -> PyResult<usize> {
         let text = text_of(text)?;
         let enc = self.enc();
@@ -328,7 +328,7 @@ impl CoreEncoding {
         &self,
         py: Python<'_>,
         text: &Bound<'_, PyAny>,
-        num_threads: Option<usize>,
+        num_threads: Option<ThreadCount>,
     ) -> PyResult<usize> {
         let text = text_of(text)?;
         let enc = self.enc();
@@ -360,7 +360,7 @@ impl CoreEncoding {
         &self,
         py: Python<'py>,
         texts: &Bound<'_, PyAny>,
-        num_threads: Option<usize>,
+        num_threads: Option<ThreadCount>,
     ) -> PyResult<Bound<'py, PyList>> {
         let items = items_of(texts)?;
         let texts = texts_of(&items)?;
@@ -375,7 +375,7 @@ impl CoreEncoding {
         texts: &Bound<'_, PyAny>,
         allowed: &SpecialTokenSet,
         disallowed: Option<&SpecialTokenSet>,
-        num_threads: Option<usize>,
+        num_threads: Option<ThreadCount>,
     ) -> PyResult<Bound<'py, PyList>> {
         let items = items_of(texts)?;
         let texts = texts_of(&items)?;
@@ -392,16 +392,14 @@ impl CoreEncoding {
         texts: &Bound<'_, PyAny>,
         allowed: &SpecialTokenSet,
         disallowed: Option<&SpecialTokenSet>,
-        num_threads: Option<usize>,
+        num_threads: Option<ThreadCount>,
     ) -> PyResult<Vec<usize>> {
         let items = items_of(texts)?;
         let texts = texts_of(&items)?;
         let enc = self.enc();
-        run_detached(py, || {
-            par_map(num_threads, &texts, |t| {
-                enc.count_checked(t, &allowed.inner, disallowed.map(|d| &d.inner))
-            })
-        })??
+        par_map(py, num_threads, &texts, |t| {
+            enc.count_checked(t, &allowed.inner, disallowed.map(|d| &d.inner))
+        })?
         .into_iter()
         .collect::<Result<_, _>>()
         .map_err(encode_err)

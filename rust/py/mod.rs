@@ -9,24 +9,22 @@ mod encoding;
 mod ints;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyInt, PyString};
 
 use crate::builtin;
 use crate::encoding::{EncodeError, InvalidToken};
+use crate::threads::{self, Cancel, Stopped, ThreadsError};
 
 /// Runs Rust work with the GIL released; a panic (a bug) becomes a RuntimeError, never an abort
 /// or a PanicException.
 pub(crate) fn run_detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
     py.detach(|| catch_unwind(AssertUnwindSafe(f)))
-        .map_err(|_| {
-            PyRuntimeError::new_err("internal error in the devsynth core (a bug: please report it)")
-        })
+        .map_err(|_| internal_error())
 }
 
 pub(crate) fn encode_err(e: EncodeError) -> PyErr {
@@ -78,45 +76,124 @@ pub(crate) fn items_of<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, 
     obj.try_iter()?.collect()
 }
 
-/// Rayon pools by thread count: building one costs a few threads, so keep them.
-pub(crate) fn pool(threads: Option<usize>) -> PyResult<Option<Arc<rayon::ThreadPool>>> {
-    let Some(n) = threads else { return Ok(None) };
-    if n == 0 {
-        return Err(PyValueError::new_err("num_threads must be at least 1"));
+/// A `num_threads` argument: an int from 1 to [`threads::MAX_THREADS`] (`None`, one per core,
+/// is the `Option` around it). Anything else gets a clear error, negative numbers and huge ones
+/// included.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ThreadCount(pub usize);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for ThreadCount {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        bounded_int(
+            &obj,
+            "num_threads",
+            threads::MAX_THREADS,
+            "leave it unset for one thread per core",
+        )
+        .map(ThreadCount)
     }
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    let mut pools = POOLS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Some(p) = pools.get(&n) {
-        return Ok(Some(p.clone()));
-    }
-    let p = Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot start {n} threads: {e}")))?,
-    );
-    pools.insert(n, p.clone());
-    Ok(Some(p))
 }
 
-/// Maps `f` over texts on Rust threads, keeping order.
+/// A positive int argument up to `max`, with errors that name it: TypeError for a non-int,
+/// ValueError out of range (the Python int is shown as given, however large).
+pub(crate) fn bounded_int(
+    obj: &Bound<'_, PyAny>,
+    name: &str,
+    max: usize,
+    hint: &str,
+) -> PyResult<usize> {
+    if !obj.is_instance_of::<PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "{name} must be an int, got {}",
+            type_name(obj)
+        )));
+    }
+    match obj.extract::<i64>() {
+        Ok(n) if n >= 1 && n as u64 <= max as u64 => Ok(n as usize),
+        _ => Err(PyValueError::new_err(format!(
+            "{name} must be between 1 and {max}, got {} ({hint})",
+            obj.str().map(|s| s.to_string()).unwrap_or_default()
+        ))),
+    }
+}
+
+fn threads_err(e: ThreadsError) -> PyErr {
+    match e {
+        ThreadsError::Spawn(_) => PyRuntimeError::new_err(e.to_string()),
+        _ => PyValueError::new_err(e.to_string()),
+    }
+}
+
+/// The kept pool for a thread count (`None`: one thread per core).
+pub(crate) fn pool(threads: Option<ThreadCount>) -> PyResult<Arc<rayon::ThreadPool>> {
+    threads::pool(threads.map(|t| t.0)).map_err(threads_err)
+}
+
+/// Runs `work` on the pool for `threads` with the GIL released, while this thread checks for
+/// Python signals between waits: Ctrl-C sets the work's `Cancel` and raises KeyboardInterrupt
+/// once the work has stopped. A panic becomes a RuntimeError.
+pub(crate) fn run_parallel<T: Send>(
+    py: Python<'_>,
+    threads: Option<ThreadCount>,
+    work: impl FnOnce(&Cancel) -> T + Send,
+) -> PyResult<T> {
+    run_parallel_with(py, threads, work, |_| Ok(()))
+}
+
+/// `run_parallel`, with `watch` also called with the GIL at each check (to report progress):
+/// an error from it stops the work as Ctrl-C does.
+pub(crate) fn run_parallel_with<T: Send>(
+    py: Python<'_>,
+    threads: Option<ThreadCount>,
+    work: impl FnOnce(&Cancel) -> T + Send,
+    mut watch: impl FnMut(Python<'_>) -> PyResult<()> + Send,
+) -> PyResult<T> {
+    let pool = pool(threads)?;
+    py.detach(|| {
+        threads::run_watched(&pool, work, || {
+            Python::attach(|py| watch(py).and_then(|()| py.check_signals()))
+        })
+    })
+    .map_err(|stopped| match stopped {
+        Stopped::Watcher(e) => e,
+        Stopped::Panicked => internal_error(),
+    })
+}
+
+/// Runs one sequential task on a thread of its own, the GIL released, stopped by Ctrl-C as
+/// `run_parallel` work is.
+pub(crate) fn run_alone<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce(&Cancel) -> T + Send,
+) -> PyResult<T> {
+    py.detach(|| threads::run_watched_alone(work, || Python::attach(|py| py.check_signals())))
+        .map_err(|stopped| match stopped {
+            Stopped::Watcher(e) => e,
+            Stopped::Panicked => internal_error(),
+        })
+}
+
+/// Maps `f` over texts on Rust threads, keeping order; Ctrl-C stops it between texts.
 pub(crate) fn par_map<T: Send>(
-    threads: Option<usize>,
+    py: Python<'_>,
+    threads: Option<ThreadCount>,
     texts: &[Cow<'_, str>],
     f: impl Fn(&str) -> T + Sync + Send,
 ) -> PyResult<Vec<T>> {
-    use rayon::prelude::*;
-    let run = || texts.par_iter().map(|t| f(t)).collect::<Vec<T>>();
-    if texts.len() < 2 || threads == Some(1) {
-        return Ok(texts.iter().map(|t| f(t)).collect());
+    if texts.len() < 2 {
+        return run_detached(py, || texts.iter().map(|t| f(t)).collect());
     }
-    Ok(match pool(threads)? {
-        Some(p) => p.install(run),
-        None => run(),
-    })
+    // `None` only when cancelled, and then run_parallel has raised.
+    run_parallel(py, threads, |cancel| {
+        threads::par_map(texts, cancel, |t| f(t))
+    })?
+    .ok_or_else(internal_error)
+}
+
+pub(crate) fn internal_error() -> PyErr {
+    PyRuntimeError::new_err("internal error in the devsynth core (a bug: please report it)")
 }
 
 /// The name of an object's type, for error messages.
@@ -145,6 +222,8 @@ pub fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
             .map(|s| s.to_string())
             .collect::<Vec<_>>(),
     )?;
+    m.add("MAX_THREADS", threads::MAX_THREADS)?;
+    m.add("MAX_DIMENSIONS", crate::embed::MAX_DIMENSIONS)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

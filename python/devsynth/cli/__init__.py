@@ -5,7 +5,8 @@ One module per job: ``args`` parses, ``options`` and ``inputs`` hold what the co
 (the encoding, special tokens, reading TEXT/files/stdin); ``count`` runs the count command,
 ``render`` writes its table, JSON or JSON Lines, ``progress`` draws its progress bar; ``show``
 draws tokens with ``visible`` (how a token looks), ``terminal_view`` and ``html_view``;
-``codec`` runs encode and decode; ``compare`` the comparison table.
+``codec`` runs encode and decode; ``compare`` the comparison table; ``output`` guards the
+standard streams.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from devsynth.cli.args import parser
+
+#: Exit status of a run stopped by a reader that went away (``| head``): what a shell reports
+#: for a process that SIGPIPE ended, as ``cat`` ends.
+BROKEN_PIPE_STATUS = 128 + 13
 
 
 def _command(action: str) -> Callable[[argparse.Namespace, TextIO, TextIO], int]:
@@ -42,24 +47,39 @@ def _command(action: str) -> Callable[[argparse.Namespace, TextIO, TextIO], int]
 
 
 def run(argv: Sequence[str]) -> int:
-    """Runs a command; returns the exit status (0 ok, 1 some input failed, 2 usage error,
-    130 interrupted)."""
+    """Runs a command; returns the exit status (0 ok, 1 some input could not be read or the
+    output could not be written, 2 usage error, 130 interrupted, 141 output pipe closed)."""
     args = parser().parse_args(argv)
-    from devsynth.cli.options import UsageError
+    from devsynth.cli.output import OutputError, guarded, say, silence
 
+    err = guarded(sys.stderr, "standard error")
     try:
-        return _command(args.action)(args, sys.stdout, sys.stderr)
-    except UsageError as e:
-        sys.stderr.write(f"devsynth: error: {e}\n")
-        return 2
+        if sys.stdout is None:
+            say(err, "error: standard output is closed")
+            return 1
+        from devsynth.cli.options import UsageError
+
+        out = guarded(sys.stdout, "standard output")
+        try:
+            status = _command(args.action)(args, out, err)
+            out.flush()
+            return status
+        except UsageError as e:
+            say(err, f"error: {e}")
+            return 2
+        except OutputError as e:
+            # Whatever is still buffered must not fail again when Python exits.
+            silence(sys.stdout)
+            if e.broken_pipe:
+                # The reader went away (`| head`): stop quietly, as Unix tools do.
+                silence(sys.stderr)
+                return BROKEN_PIPE_STATUS
+            say(err, f"error: {e}")
+            return 1
     except KeyboardInterrupt:
         # Ctrl-C reaches here within a tenth of a second, the Rust threads stopped.
-        sys.stderr.write("devsynth: interrupted\n")
+        say(err, "interrupted")
         return 130
-    except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, as Unix tools do.
-        sys.stderr.close()
-        return 1
 
 
 __all__ = ["run"]

@@ -18,18 +18,26 @@ unless --hidden. A glob without '/' matches names (*.py, node_modules), one with
 relative to the directory given (src/**/*.rs). Files named explicitly are always counted.
 Binary files (a NUL byte in their first 8 KiB) are skipped with a note.
 
+Named pipes and devices are read when named explicitly (a pipe waits for its writer, as cat
+does); met while walking a directory, they are skipped with a note.
+
 Exit status: 0 when every input was counted (or skipped on purpose), 1 when an input could
-not be read or a JSONL line was invalid (unless --skip-invalid), 2 on a usage error, 130 when
-interrupted (Ctrl-C stops the Rust threads within a tenth of a second)."""
+not be read, a JSONL line was invalid (unless --skip-invalid) or the output could not be
+written, 2 on a usage error, 130 when interrupted (Ctrl-C stops the Rust threads within a
+tenth of a second), 141 when the output's reader went away (| head), as for cat."""
 
 
-def _positive(text: str) -> int:
+def _threads(text: str) -> int:
+    from devsynth._core import MAX_THREADS
+
     try:
         n = int(text)
     except ValueError:
         n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not 1 <= n <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of threads from 1 to {MAX_THREADS}, got {text!r}"
+        )
     return n
 
 
@@ -98,7 +106,7 @@ def parser() -> argparse.ArgumentParser:
     )
     count.add_argument(
         "--threads",
-        type=_positive,
+        type=_threads,
         default=None,
         metavar="N",
         help="Rust threads (default: all cores)",

@@ -135,6 +135,9 @@ class CountCommand:
             self._close_progress()
 
     def _stdin(self) -> None:
+        if sys.stdin is None:
+            self._issue(FileIssue("-", "unreadable", "standard input is closed"))
+            return
         stream: BinaryIO = sys.stdin.buffer
         bar = self._progress(0, 0)
         try:

@@ -57,6 +57,8 @@ def read_source(source: Source, undecodable: Undecodable) -> FileText | FileIssu
         assert source.text is not None
         return FileText(source.label, source.text, len(source.text.encode("utf-8")))
     if source.path == "-":
+        if sys.stdin is None:
+            return FileIssue("-", "unreadable", "standard input is closed")
         return read_text("-", stream=sys.stdin.buffer, undecodable=undecodable)
     return read_text(source.path, undecodable=undecodable)
 

@@ -23,13 +23,20 @@ def pick_encoding(encoding: str | None, model: str | None) -> Encoding:
     """The encoding of ``model``, else the one named (default o200k_base); UsageError when
     unknown."""
     from devsynth.domain.errors import UnknownEncodingError, UnknownModelError
-    from devsynth.tokens import encoding_for_model, get_encoding
+    from devsynth.tokens import encoding_for_model, get_encoding, list_encoding_names
 
-    try:
-        if model:
+    if model is not None:
+        try:
             return encoding_for_model(model)
-        return get_encoding(encoding or "o200k_base")
-    except (UnknownEncodingError, UnknownModelError, KeyError, ValueError) as e:
+        except UnknownModelError as e:
+            raise UsageError(
+                f"no known encoding for model {model!r}; pick one with --encoding "
+                f"(one of {', '.join(list_encoding_names())})"
+            ) from e
+    try:
+        # An empty name is a mistake, not a request for the default.
+        return get_encoding("o200k_base" if encoding is None else encoding)
+    except (UnknownEncodingError, KeyError, ValueError) as e:
         raise UsageError(str(e).strip("'\"")) from e
 
 

@@ -29,15 +29,15 @@ class FileTotal:
 
 
 def display(path: str) -> str:
-    """A path as text that can always be written (undecodable file names come back from the
-    OS with surrogate escapes)."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """A path as text that can always be written and tells file names apart: bytes of a name
+    that are not UTF-8 (they come back from the OS as surrogate escapes) show as ``\\xNN``."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def note(err: TextIO, issue: FileIssue) -> None:
     """One line on stderr for an issue."""
     path = display(issue.path)
-    if issue.kind in ("binary", "undecodable") and issue.line is None:
+    if issue.kind in ("binary", "undecodable", "special") and issue.line is None:
         text = f"skipped {path}: {issue.message}"
     elif issue.kind == "unreadable":
         text = f"cannot read {path}: {issue.message}"

@@ -124,6 +124,8 @@ class Encoding:
     def _special_args(
         self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial
     ) -> tuple[_core.SpecialTokenSet, _core.SpecialTokenSet | None]:
+        _check_special_arg("allowed_special", allowed_special)
+        _check_special_arg("disallowed_special", disallowed_special)
         allowed: Collection[str] = (
             self.special_tokens_set if allowed_special == "all" else allowed_special
         )
@@ -366,6 +368,16 @@ class Encoding:
     ) -> list[bytes]:
         """``decode_bytes`` of each token list."""
         return [self.decode_bytes(tokens) for tokens in batch]
+
+
+def _check_special_arg(name: str, value: object) -> None:
+    """A str other than "all" is a set of its characters to Python, never what was meant:
+    TypeError, as tiktoken raises for ``allowed_special``."""
+    if isinstance(value, str) and value != "all":
+        raise TypeError(
+            f"{name} must be 'all' or a set of special tokens, got the str {value!r}"
+            f" (for one token, write {{{value!r}}})"
+        )
 
 
 def _rebuild(

@@ -30,7 +30,7 @@ from devsynth.tokens.core import Encoding
 from devsynth.tokens.registry import get_encoding
 
 Undecodable = Literal["replace", "skip"]
-IssueKind = Literal["binary", "undecodable", "unreadable", "failed", "invalid"]
+IssueKind = Literal["binary", "undecodable", "special", "unreadable", "failed", "invalid"]
 
 #: Kinds of issue that are failures (the rest are files skipped on purpose).
 FAILURES: frozenset[str] = frozenset({"unreadable", "failed", "invalid"})
@@ -62,7 +62,7 @@ class FileIssue:
     @property
     def is_failure(self) -> bool:
         """True for errors (unreadable, failed, invalid); False for files skipped on purpose
-        (binary, undecodable with ``undecodable="skip"``)."""
+        (binary, undecodable with ``undecodable="skip"``, special files met while walking)."""
         return self.kind in FAILURES
 
     def describe(self) -> str:
@@ -150,12 +150,15 @@ def find_files(
     exclude: Sequence[str] = (),
     hidden: bool = False,
 ) -> tuple[list[tuple[str, int]], list[FileIssue]]:
-    """The files under ``paths`` as (path, size), and the paths that could not be walked.
-    Raises ValueError for an invalid glob."""
-    found, problems = _core.walk_paths(
+    """The files under ``paths`` as (path, size), and the issues met: paths that could not be
+    walked, and pipes, sockets and devices found in directories (skipped: reading a pipe waits
+    for a writer; name one explicitly to read it). Raises ValueError for an invalid glob."""
+    found, problems, special = _core.walk_paths(
         [os.fspath(p) for p in paths], list(include), list(exclude), hidden
     )
-    return found, [FileIssue(p, "unreadable", m) for p, m in problems]
+    issues = [FileIssue(p, "unreadable", m) for p, m in problems]
+    issues += [FileIssue(p, "special", m) for p, m in special]
+    return found, issues
 
 
 def _issue(path: str, status: str, message: str) -> FileIssue:

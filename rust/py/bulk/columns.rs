@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyCapsule, PyDict, PyString, PyTuple};
 
 use super::super::encoding::{CoreEncoding, SpecialTokenSet};
-use super::super::{encode_err, items_of, pool, run_detached, text_of, type_name};
+use super::super::{encode_err, items_of, run_parallel, text_of, type_name, ThreadCount};
 use crate::bulk::columns::{count_column, Column, Offsets, Validity};
 use crate::encoding::{EncodeError, Encoding};
 
@@ -415,14 +415,9 @@ pub(crate) fn count_arrow<'py>(
     array: &Bound<'py, PyAny>,
     allowed: &SpecialTokenSet,
     disallowed: Option<&SpecialTokenSet>,
-    num_threads: Option<usize>,
+    num_threads: Option<ThreadCount>,
 ) -> PyResult<Bound<'py, PyByteArray>> {
-    let pool = pool(num_threads)?;
     let count = counter(encoding.enc(), allowed, disallowed);
-    let in_pool = |f: &(dyn Fn() -> Result<Vec<i64>, Failure> + Sync)| match &pool {
-        Some(p) => p.install(f),
-        None => f(),
-    };
     if array.hasattr(pyo3::intern!(py, "__arrow_c_array__"))? {
         let pair = array.call_method0(pyo3::intern!(py, "__arrow_c_array__"))?;
         let pair = pair.cast::<PyTuple>().map_err(|_| {
@@ -444,7 +439,7 @@ pub(crate) fn count_arrow<'py>(
             return Err(bad("the array was already released"));
         }
         let layout = unsafe { layout(schema, arr)? };
-        let counts = run_detached(py, || in_pool(&|| count_layout(&layout, &count)))??;
+        let counts = run_parallel(py, num_threads, |_| count_layout(&layout, &count))??;
         return Ok(to_bytearray(py, &counts));
     }
     if array.hasattr(pyo3::intern!(py, "__arrow_c_stream__"))? {
@@ -461,14 +456,12 @@ pub(crate) fn count_arrow<'py>(
             .iter()
             .map(|a| unsafe { layout(&schema.0, &a.0) })
             .collect::<PyResult<Vec<_>>>()?;
-        let counts = run_detached(py, || {
-            in_pool(&|| {
-                let mut all = Vec::new();
-                for l in &layouts {
-                    all.extend(count_layout(l, &count)?);
-                }
-                Ok(all)
-            })
+        let counts = run_parallel(py, num_threads, |_| -> Result<Vec<i64>, Failure> {
+            let mut all = Vec::new();
+            for l in &layouts {
+                all.extend(count_layout(l, &count)?);
+            }
+            Ok(all)
         })??;
         drop(layouts);
         drop(arrays);
@@ -527,7 +520,7 @@ pub(crate) fn count_numpy_str<'py>(
     array: &Bound<'py, PyAny>,
     allowed: &SpecialTokenSet,
     disallowed: Option<&SpecialTokenSet>,
-    num_threads: Option<usize>,
+    num_threads: Option<ThreadCount>,
 ) -> PyResult<Bound<'py, PyByteArray>> {
     let iface = array
         .getattr(pyo3::intern!(py, "__array_interface__"))?
@@ -590,14 +583,9 @@ pub(crate) fn count_numpy_str<'py>(
         }
     };
     let column = Column::Ucs4 { data: cells, width };
-    let pool = pool(num_threads)?;
     let count = counter(encoding.enc(), allowed, disallowed);
     let layout = Layout::Plain(column);
-    let run = || count_layout(&layout, &count);
-    let counts = run_detached(py, || match &pool {
-        Some(p) => p.install(run),
-        None => run(),
-    })??;
+    let counts = run_parallel(py, num_threads, |_| count_layout(&layout, &count))??;
     Ok(to_bytearray(py, &counts))
 }
 
@@ -610,7 +598,7 @@ pub(crate) fn count_objects<'py>(
     items: &Bound<'py, PyAny>,
     allowed: &SpecialTokenSet,
     disallowed: Option<&SpecialTokenSet>,
-    num_threads: Option<usize>,
+    num_threads: Option<ThreadCount>,
 ) -> PyResult<Bound<'py, PyByteArray>> {
     let items = items_of(items)?;
     let texts = items
@@ -631,18 +619,13 @@ pub(crate) fn count_objects<'py>(
         .collect::<PyResult<Vec<_>>>()?;
     let enc = encoding.enc();
     let count = counter(enc, allowed, disallowed);
-    let pool = pool(num_threads)?;
-    let run = || {
+    let counts = run_parallel(py, num_threads, |_| {
         use rayon::prelude::*;
         texts
             .par_iter()
             .with_min_len(32)
             .map(|t| t.as_ref().map_or(Ok(0), |t| count(t).map(|n| n as i64)))
             .collect::<Result<Vec<i64>, EncodeError>>()
-    };
-    let counts = run_detached(py, || match &pool {
-        Some(p) => p.install(run),
-        None => run(),
     })?
     .map_err(encode_err)?;
     Ok(to_bytearray(py, &counts))

@@ -1,0 +1,440 @@
+//! Thread pools for parallel work, and how that work is watched and stopped.
+//!
+//! One home for the rules every parallel call follows:
+//! - **Thread counts** are checked here: at least 1, at most [`MAX_THREADS`]; `None` means one
+//!   thread per core.
+//! - **A bounded set of pools**: building a pool starts its threads, so pools are kept for reuse,
+//!   but at most [`KEPT_POOLS`] of them (the least recently used is dropped first, and its
+//!   threads end once the calls using it are done). Calls with many different thread counts do
+//!   not pile up threads.
+//! - **Fork safety**: a child made by `fork()` inherits the pools' memory but none of their
+//!   threads, so work sent to an inherited pool would wait forever. A `pthread_atfork` handler
+//!   counts forks; a process that finds the count changed forgets every inherited pool (leaked,
+//!   never dropped: dropping would signal threads that do not exist) and builds new ones. Rayon's
+//!   global pool cannot be rebuilt that way, so it is never used: the default thread count gets
+//!   a pool of its own here too.
+//! - **Watching**: [`run_watched`] runs work on a pool while the calling thread checks, every
+//!   [`WATCH_INTERVAL`], whether to stop (Ctrl-C, in the bindings); the work sees a [`Cancel`]
+//!   flag between items and stops early.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use rayon::prelude::*;
+use rayon::ThreadPool;
+
+/// The most threads one call may ask for. More than this is a mistake (a typo, an unsigned
+/// wrap-around), not a wish: a machine with this many cores is rare, and idle threads cost.
+pub const MAX_THREADS: usize = 1024;
+
+/// How many pools are kept for reuse.
+pub const KEPT_POOLS: usize = 4;
+
+/// How often the calling thread checks whether to stop the work it waits for.
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Why a pool could not be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThreadsError {
+    /// Zero threads.
+    Zero,
+    /// More than [`MAX_THREADS`].
+    TooMany(usize),
+    /// The operating system refused to start the threads.
+    Spawn(String),
+}
+
+impl std::fmt::Display for ThreadsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ThreadsError::Zero => write!(f, "num_threads must be at least 1"),
+            ThreadsError::TooMany(n) => write!(
+                f,
+                "num_threads must be at most {MAX_THREADS}, got {n} (leave it unset for one \
+                 thread per core)"
+            ),
+            ThreadsError::Spawn(e) => write!(f, "cannot start the threads: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ThreadsError {}
+
+/// The number of threads a call gets: `threads` checked, or one per core.
+pub fn thread_count(threads: Option<usize>) -> Result<usize, ThreadsError> {
+    match threads {
+        Some(0) => Err(ThreadsError::Zero),
+        Some(n) if n > MAX_THREADS => Err(ThreadsError::TooMany(n)),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(MAX_THREADS)),
+    }
+}
+
+/// Forks seen by this process's `pthread_atfork` child handler.
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+/// The pools of one process (one fork generation), most recently used last.
+struct Kept {
+    generation: u64,
+    pools: Mutex<Vec<(usize, Arc<ThreadPool>)>>,
+}
+
+/// The current generation's pools. Replaced, never freed, after a fork: the child may have been
+/// forked while another thread held the lock, which would then stay locked forever.
+static KEPT: AtomicPtr<Kept> = AtomicPtr::new(std::ptr::null_mut());
+
+#[cfg(unix)]
+fn watch_forks() {
+    extern "C" fn forked() {
+        // Runs in the child right after fork(): an atomic add is async-signal-safe.
+        FORKS.fetch_add(1, Ordering::SeqCst);
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registers a handler with no preparation or parent step; the handler only
+        // touches an atomic. pthread_atfork fails only for lack of memory, and then forks are
+        // simply not seen (as before this module existed).
+        unsafe {
+            libc::pthread_atfork(None, None, Some(forked));
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn watch_forks() {}
+
+/// This generation's set of pools, made fresh in a forked child.
+fn kept() -> &'static Kept {
+    watch_forks();
+    loop {
+        let generation = FORKS.load(Ordering::SeqCst);
+        let current = KEPT.load(Ordering::Acquire);
+        // SAFETY: a non-null pointer in KEPT came from Box::into_raw below and is never freed.
+        if let Some(k) = unsafe { current.as_ref() } {
+            if k.generation == generation {
+                return k;
+            }
+        }
+        let fresh = Box::into_raw(Box::new(Kept {
+            generation,
+            pools: Mutex::new(Vec::new()),
+        }));
+        match KEPT.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+            // The set replaced, if any, is leaked on purpose (see KEPT).
+            // SAFETY: just stored, never freed.
+            Ok(_) => return unsafe { &*fresh },
+            // Another thread made one first: use it (checked again at the loop's start).
+            // SAFETY: `fresh` was never shared.
+            Err(_) => drop(unsafe { Box::from_raw(fresh) }),
+        }
+    }
+}
+
+/// A pool of `threads` threads (checked; `None`: one per core), kept for reuse.
+pub fn pool(threads: Option<usize>) -> Result<Arc<ThreadPool>, ThreadsError> {
+    let n = thread_count(threads)?;
+    let kept = kept();
+    let lock = || kept.pools.lock().unwrap_or_else(|p| p.into_inner());
+    {
+        let mut pools = lock();
+        if let Some(i) = pools.iter().position(|(k, _)| *k == n) {
+            let entry = pools.remove(i);
+            let p = entry.1.clone();
+            pools.push(entry);
+            return Ok(p);
+        }
+    }
+    // Built outside the lock: starting threads takes a while, and a fork meanwhile must not
+    // find the lock held.
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("devsynth-{i}"))
+            .build()
+            .map_err(|e| ThreadsError::Spawn(e.to_string()))?,
+    );
+    let dropped = {
+        let mut pools = lock();
+        if let Some(same) = pools.iter().find(|(k, _)| *k == n) {
+            // Another call built one meanwhile: use that one, drop ours.
+            return Ok(same.1.clone());
+        }
+        pools.push((n, p.clone()));
+        let extra = pools.len().saturating_sub(KEPT_POOLS);
+        pools.drain(..extra).collect::<Vec<_>>()
+    };
+    // Dropped outside the lock; a pool still in use lives on until its calls end.
+    drop(dropped);
+    Ok(p)
+}
+
+/// Thread counts of the pools kept now, least recently used first (for tests).
+pub fn kept_thread_counts() -> Vec<usize> {
+    let kept = kept();
+    let pools = kept.pools.lock().unwrap_or_else(|p| p.into_inner());
+    pools.iter().map(|(n, _)| *n).collect()
+}
+
+/// A request to stop, seen by parallel work between its items.
+#[derive(Debug, Default)]
+pub struct Cancel(AtomicBool);
+
+impl Cancel {
+    pub fn new() -> Self {
+        Cancel::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// How watched work ended.
+#[derive(Debug)]
+pub enum Stopped<E> {
+    /// The watcher asked to stop, with this reason; the work was cancelled and has ended.
+    Watcher(E),
+    /// The work panicked (a bug).
+    Panicked,
+}
+
+/// Runs `work` on `pool` while this thread calls `watch` every [`WATCH_INTERVAL`]. When `watch`
+/// fails, the work's [`Cancel`] is set and, once the work has returned, `watch`'s error is
+/// returned. The work must look at its `Cancel` often enough to stop soon.
+pub fn run_watched<T: Send, E>(
+    pool: &ThreadPool,
+    work: impl FnOnce(&Cancel) -> T + Send,
+    mut watch: impl FnMut() -> Result<(), E>,
+) -> Result<T, Stopped<E>> {
+    let cancel = Cancel::new();
+    let done = Done::default();
+    let mut result = None;
+    let mut stopped = None;
+    pool.in_place_scope(|s| {
+        s.spawn(|_| {
+            result = Some(catch_unwind(AssertUnwindSafe(|| work(&cancel))));
+            done.set();
+        });
+        stopped = wait_watching(&done, &cancel, &mut watch);
+        // The scope waits for the work to return before it ends.
+    });
+    finish(result, stopped)
+}
+
+/// [`run_watched`] for one sequential task (a directory walk), on a thread of its own rather
+/// than a pool's.
+pub fn run_watched_alone<T: Send, E>(
+    work: impl FnOnce(&Cancel) -> T + Send,
+    mut watch: impl FnMut() -> Result<(), E>,
+) -> Result<T, Stopped<E>> {
+    let cancel = Cancel::new();
+    let done = Done::default();
+    let mut result = None;
+    let mut stopped = None;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            result = Some(catch_unwind(AssertUnwindSafe(|| work(&cancel))));
+            done.set();
+        });
+        stopped = wait_watching(&done, &cancel, &mut watch);
+    });
+    finish(result, stopped)
+}
+
+/// Waits for `done`, calling `watch` every [`WATCH_INTERVAL`]; its first error cancels.
+fn wait_watching<E>(
+    done: &Done,
+    cancel: &Cancel,
+    watch: &mut impl FnMut() -> Result<(), E>,
+) -> Option<E> {
+    while !done.wait(WATCH_INTERVAL) {
+        if let Err(e) = watch() {
+            cancel.cancel();
+            return Some(e);
+        }
+    }
+    None
+}
+
+fn finish<T, E>(
+    result: Option<std::thread::Result<T>>,
+    stopped: Option<E>,
+) -> Result<T, Stopped<E>> {
+    if let Some(e) = stopped {
+        return Err(Stopped::Watcher(e));
+    }
+    match result {
+        Some(Ok(t)) => Ok(t),
+        _ => Err(Stopped::Panicked),
+    }
+}
+
+/// `f` of each item on the current pool, in order; `None` once `cancel` is set.
+pub fn par_map<I: Sync, T: Send>(
+    items: &[I],
+    cancel: &Cancel,
+    f: impl Fn(&I) -> T + Sync + Send,
+) -> Option<Vec<T>> {
+    items
+        .par_iter()
+        .map(|item| (!cancel.is_cancelled()).then(|| f(item)))
+        .collect()
+}
+
+/// A flag one thread sets and another waits for.
+#[derive(Default)]
+struct Done {
+    set: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Done {
+    fn set(&self) {
+        *self.set.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits up to `timeout`; true once set.
+    fn wait(&self, timeout: Duration) -> bool {
+        let set = self.set.lock().unwrap_or_else(|p| p.into_inner());
+        let (set, _) = self
+            .changed
+            .wait_timeout_while(set, timeout, |s| !*s)
+            .unwrap_or_else(|p| p.into_inner());
+        *set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Instant;
+
+    #[test]
+    fn thread_counts_are_checked() {
+        assert_eq!(thread_count(Some(0)), Err(ThreadsError::Zero));
+        assert_eq!(
+            thread_count(Some(MAX_THREADS + 1)),
+            Err(ThreadsError::TooMany(MAX_THREADS + 1))
+        );
+        assert_eq!(
+            thread_count(Some(usize::MAX)),
+            Err(ThreadsError::TooMany(usize::MAX))
+        );
+        assert_eq!(thread_count(Some(3)), Ok(3));
+        assert!((1..=MAX_THREADS).contains(&thread_count(None).unwrap()));
+        assert!(pool(Some(usize::MAX)).is_err());
+        assert!(ThreadsError::TooMany(5000)
+            .to_string()
+            .contains("at most 1024, got 5000"));
+    }
+
+    #[test]
+    fn pools_are_reused_and_few_are_kept() {
+        let a = pool(Some(3)).unwrap();
+        assert_eq!(a.current_num_threads(), 3);
+        assert!(Arc::ptr_eq(&a, &pool(Some(3)).unwrap()));
+        for n in 5..5 + 3 * KEPT_POOLS {
+            assert_eq!(pool(Some(n)).unwrap().current_num_threads(), n);
+            assert!(kept_thread_counts().len() <= KEPT_POOLS);
+        }
+        // Still usable while held, though no longer kept.
+        assert!(!kept_thread_counts().contains(&3));
+        assert_eq!(a.install(rayon::current_num_threads), 3);
+    }
+
+    #[test]
+    fn watched_work_returns_its_result() {
+        let p = pool(Some(2)).unwrap();
+        let calls = AtomicUsize::new(0);
+        let got = run_watched(
+            &p,
+            |cancel| par_map(&[1, 2, 3], cancel, |x| x * 10),
+            || -> Result<(), ()> {
+                calls.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            },
+        );
+        assert_eq!(got.unwrap(), Some(vec![10, 20, 30]));
+    }
+
+    #[test]
+    fn a_failing_watcher_stops_the_work_soon() {
+        let p = pool(Some(2)).unwrap();
+        let items: Vec<u32> = (0..10_000).collect();
+        let done = AtomicUsize::new(0);
+        let started = Instant::now();
+        let got = run_watched(
+            &p,
+            |cancel| {
+                par_map(&items, cancel, |_| {
+                    std::thread::sleep(Duration::from_millis(1));
+                    done.fetch_add(1, Ordering::Relaxed);
+                })
+            },
+            || {
+                if started.elapsed() > Duration::from_millis(120) {
+                    Err("stop")
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        assert!(matches!(got, Err(Stopped::Watcher("stop"))));
+        // Without the stop, 10,000 items of 1 ms on 2 threads take 5 s.
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(done.load(Ordering::Relaxed) < 5_000);
+    }
+
+    #[test]
+    fn work_alone_is_watched_too() {
+        let started = Instant::now();
+        let got = run_watched_alone(
+            |cancel| {
+                while !cancel.is_cancelled() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                7
+            },
+            || {
+                if started.elapsed() > Duration::from_millis(150) {
+                    Err(())
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        assert!(matches!(got, Err(Stopped::Watcher(()))));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(
+            run_watched_alone(|_| 7, || -> Result<(), ()> { Ok(()) }).unwrap(),
+            7
+        );
+    }
+
+    #[test]
+    fn a_panic_in_the_work_is_reported_not_hung() {
+        let p = pool(Some(2)).unwrap();
+        let got = run_watched(
+            &p,
+            |_| -> u32 { panic!("a bug") },
+            || -> Result<(), ()> { Ok(()) },
+        );
+        assert!(matches!(got, Err(Stopped::Panicked)));
+    }
+}
