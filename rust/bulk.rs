@@ -6,8 +6,10 @@
 //! - [`stream`]: UTF-8 decoding and counting of a byte stream, chunk by chunk;
 //! - [`walk`]: the files under paths, filtered by include and exclude globs;
 //! - [`files`]: many files counted on Rust threads, with progress and cancellation;
-//! - [`columns`]: string columns (Arrow offsets and views, NumPy UCS-4) counted in parallel.
+//! - [`columns`]: string columns (Arrow offsets and views, NumPy UCS-4) counted in parallel;
+//! - [`arrow`]: Arrow arrays and streams read through the C Data Interface, in place.
 
+pub mod arrow;
 pub mod columns;
 pub mod cut;
 pub mod files;

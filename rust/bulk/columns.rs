@@ -236,6 +236,21 @@ pub fn ucs4_to_string(cells: &[u32]) -> String {
     out
 }
 
+/// The width in code points of a native-order NumPy str dtype (`<U12` on a little-endian
+/// machine); None for any other type string.
+pub fn numpy_str_width(typestr: &str) -> Option<usize> {
+    let native = if cfg!(target_endian = "little") {
+        '<'
+    } else {
+        '>'
+    };
+    typestr
+        .strip_prefix(native)?
+        .strip_prefix('U')?
+        .parse()
+        .ok()
+}
+
 /// The count of each value of a validated column (0 for a null), on the current Rayon pool.
 /// `count` is the counting of one text; its first error (in column order) is returned.
 pub fn count_column<E: Send>(
@@ -366,6 +381,22 @@ mod tests {
             "😀\u{FFFD}A"
         );
         assert_eq!(ucs4_to_string(&[0x110000]), "\u{FFFD}");
+    }
+
+    #[test]
+    fn numpy_str_widths_need_native_order() {
+        let native = if cfg!(target_endian = "little") {
+            "<"
+        } else {
+            ">"
+        };
+        let foreign = if native == "<" { ">" } else { "<" };
+        assert_eq!(numpy_str_width(&format!("{native}U12")), Some(12));
+        assert_eq!(numpy_str_width(&format!("{native}U0")), Some(0));
+        assert_eq!(numpy_str_width(&format!("{foreign}U12")), None);
+        assert_eq!(numpy_str_width(&format!("{native}i8")), None);
+        assert_eq!(numpy_str_width(&format!("{native}Ux")), None);
+        assert_eq!(numpy_str_width("|O"), None);
     }
 
     #[test]
