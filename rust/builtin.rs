@@ -7,16 +7,44 @@ use crate::encoding::Encoding;
 use crate::pretokenize::{CL100K_PATTERN, O200K_PATTERN, R50K_PATTERN};
 use crate::vocab::{compiled_vocab, Rank, Vocab};
 
-/// Names of the built-in encodings.
-pub const NAMES: [&str; 7] = [
-    "gpt2",
-    "r50k_base",
-    "p50k_base",
-    "p50k_edit",
-    "cl100k_base",
-    "o200k_base",
-    "o200k_harmony",
+/// Each built-in encoding and the rank file its ordinary tokens come from
+/// (`python/devsynth/tokens/ranks/<file>.tiktoken`, compiled in by build.rs).
+pub const RANK_FILES: [(&str, &str); 7] = [
+    ("gpt2", "r50k_base"),
+    ("r50k_base", "r50k_base"),
+    ("p50k_base", "p50k_base"),
+    ("p50k_edit", "p50k_base"),
+    ("cl100k_base", "cl100k_base"),
+    ("o200k_base", "o200k_base"),
+    ("o200k_harmony", "o200k_base"),
 ];
+
+/// Names of the built-in encodings.
+pub const NAMES: [&str; RANK_FILES.len()] = {
+    let mut names = [""; RANK_FILES.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = RANK_FILES[i].0;
+        i += 1;
+    }
+    names
+};
+
+/// The rank file a built-in encoding's ordinary tokens come from.
+pub fn rank_file(name: &str) -> Option<&'static str> {
+    RANK_FILES.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+}
+
+/// The compiled rank table of a rank file.
+fn vocab_of(rank_file: &str) -> Option<Vocab> {
+    Some(match rank_file {
+        "r50k_base" => compiled_vocab!("r50k_base"),
+        "p50k_base" => compiled_vocab!("p50k_base"),
+        "cl100k_base" => compiled_vocab!("cl100k_base"),
+        "o200k_base" => compiled_vocab!("o200k_base"),
+        _ => return None,
+    })
+}
 
 const ENDOFTEXT: &str = "<|endoftext|>";
 const FIM_PREFIX: &str = "<|fim_prefix|>";
@@ -54,55 +82,39 @@ fn o200k_harmony_specials() -> Vec<(String, Rank)> {
 }
 
 fn build(name: &str) -> Option<Encoding> {
-    let r50k = || compiled_vocab!("r50k_base");
-    let p50k = || compiled_vocab!("p50k_base");
-    let o200k = || compiled_vocab!("o200k_base");
-    let (pattern, vocab, special, n_vocab): (&str, Vocab, Vec<(String, Rank)>, Option<usize>) =
-        match name {
-            "gpt2" | "r50k_base" => (
-                R50K_PATTERN,
-                r50k(),
-                specials(&[(ENDOFTEXT, 50256)]),
-                Some(50257),
-            ),
-            "p50k_base" => (
-                R50K_PATTERN,
-                p50k(),
-                specials(&[(ENDOFTEXT, 50256)]),
-                Some(50281),
-            ),
-            "p50k_edit" => (
-                R50K_PATTERN,
-                p50k(),
-                specials(&[
-                    (ENDOFTEXT, 50256),
-                    (FIM_PREFIX, 50281),
-                    (FIM_MIDDLE, 50282),
-                    (FIM_SUFFIX, 50283),
-                ]),
-                None,
-            ),
-            "cl100k_base" => (
-                CL100K_PATTERN,
-                compiled_vocab!("cl100k_base"),
-                specials(&[
-                    (ENDOFTEXT, 100257),
-                    (FIM_PREFIX, 100258),
-                    (FIM_MIDDLE, 100259),
-                    (FIM_SUFFIX, 100260),
-                    (ENDOFPROMPT, 100276),
-                ]),
-                None,
-            ),
-            "o200k_base" => (
-                O200K_PATTERN,
-                o200k(),
-                specials(&[(ENDOFTEXT, 199999), (ENDOFPROMPT, 200018)]),
-                None,
-            ),
-            "o200k_harmony" => (O200K_PATTERN, o200k(), o200k_harmony_specials(), None),
-            _ => return None,
-        };
+    let vocab = vocab_of(rank_file(name)?)?;
+    let (pattern, special, n_vocab): (&str, Vec<(String, Rank)>, Option<usize>) = match name {
+        "gpt2" | "r50k_base" => (R50K_PATTERN, specials(&[(ENDOFTEXT, 50256)]), Some(50257)),
+        "p50k_base" => (R50K_PATTERN, specials(&[(ENDOFTEXT, 50256)]), Some(50281)),
+        "p50k_edit" => (
+            R50K_PATTERN,
+            specials(&[
+                (ENDOFTEXT, 50256),
+                (FIM_PREFIX, 50281),
+                (FIM_MIDDLE, 50282),
+                (FIM_SUFFIX, 50283),
+            ]),
+            None,
+        ),
+        "cl100k_base" => (
+            CL100K_PATTERN,
+            specials(&[
+                (ENDOFTEXT, 100257),
+                (FIM_PREFIX, 100258),
+                (FIM_MIDDLE, 100259),
+                (FIM_SUFFIX, 100260),
+                (ENDOFPROMPT, 100276),
+            ]),
+            None,
+        ),
+        "o200k_base" => (
+            O200K_PATTERN,
+            specials(&[(ENDOFTEXT, 199999), (ENDOFPROMPT, 200018)]),
+            None,
+        ),
+        "o200k_harmony" => (O200K_PATTERN, o200k_harmony_specials(), None),
+        _ => return None,
+    };
     let enc = Encoding::new(name, pattern, vocab, special, n_vocab)
         .expect("built-in encodings are valid");
     Some(enc)
@@ -139,6 +151,8 @@ mod tests {
             }
         }
         assert!(get("nope").is_none());
+        assert_eq!(rank_file("o200k_harmony"), Some("o200k_base"));
+        assert_eq!(rank_file("nope"), None);
         assert_eq!(get("o200k_harmony").unwrap().specials().len(), 1091);
     }
 }

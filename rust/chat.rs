@@ -1,10 +1,25 @@
-//! Chat token counting (OpenAI's published formula) and conversation pruning.
+//! Chat rules, each in one place: which roles are system instructions, the constants of OpenAI's
+//! published chat formula, which fields of a message count, and pruning to a budget.
 //!
 //! A message costs `per_message` tokens, plus the tokens of its role, content and name, plus
 //! `per_name` when it has a name; a conversation adds `reply_priming` for the assistant's reply.
 //! Text is counted as ordinary text: a message that spells a special token is not an error.
+//!
+//! Messages are read through [`ChatValue`], so the field policy runs on Python objects in the
+//! bindings and on plain values in `cargo test` alike.
+
+use std::borrow::Cow;
 
 use crate::encoding::{EncodeError, Encoding};
+
+/// Roles whose messages are instructions to the model: pruning keeps them whatever the budget,
+/// and Anthropic's API takes them apart from the turns.
+pub const SYSTEM_ROLES: [&str; 2] = ["system", "developer"];
+
+/// Whether a message of this role is a system instruction.
+pub fn is_system_role(role: &str) -> bool {
+    SYSTEM_ROLES.contains(&role)
+}
 
 /// The constants of one model family's chat format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,37 +42,55 @@ impl ChatFormat {
         per_name: -1,
         reply_priming: 3,
     };
+
+    /// The format of a model's chat (the current one for models it does not know).
+    pub fn for_model(model: &str) -> ChatFormat {
+        if model == "gpt-3.5-turbo-0301" {
+            ChatFormat::GPT35_0301
+        } else {
+            ChatFormat::CURRENT
+        }
+    }
 }
 
 /// The text of one message, borrowed from the caller.
 #[derive(Debug, Clone, Default)]
 pub struct MessageText<'a> {
     pub role: &'a str,
-    /// The content's text parts (one for plain string content).
+    /// The text that counts besides role and name: content parts, tool calls, other fields.
     pub content: Vec<&'a str>,
     pub name: Option<&'a str>,
 }
 
 impl MessageText<'_> {
     pub fn is_system(&self) -> bool {
-        self.role == "system" || self.role == "developer"
+        is_system_role(self.role)
     }
 }
 
-/// Tokens of one message.
+/// Tokens of one message, each text counted by `count`.
+pub fn message_tokens_with<E>(
+    format: ChatFormat,
+    message: &MessageText<'_>,
+    mut count: impl FnMut(&str) -> Result<usize, E>,
+) -> Result<i64, E> {
+    let mut n = format.per_message + count(message.role)? as i64;
+    for part in &message.content {
+        n += count(part)? as i64;
+    }
+    if let Some(name) = message.name {
+        n += count(name)? as i64 + format.per_name;
+    }
+    Ok(n)
+}
+
+/// Tokens of one message on an encoding.
 pub fn message_tokens(
     enc: &Encoding,
     format: ChatFormat,
     message: &MessageText<'_>,
 ) -> Result<i64, EncodeError> {
-    let mut n = format.per_message + enc.count_ordinary(message.role)? as i64;
-    for part in &message.content {
-        n += enc.count_ordinary(part)? as i64;
-    }
-    if let Some(name) = message.name {
-        n += enc.count_ordinary(name)? as i64 + format.per_name;
-    }
-    Ok(n)
+    message_tokens_with(format, message, |t| enc.count_ordinary(t))
 }
 
 /// Tokens of a whole conversation, reply priming included.
@@ -72,6 +105,239 @@ pub fn conversation_tokens(
     }
     Ok(n)
 }
+
+// ---------------------------------------------------------------- which fields count
+
+/// What a message value is, as far as the field policy cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Null,
+    List,
+    Map,
+    Other,
+}
+
+/// A value of a chat message, from any source: the field policy reads messages through this
+/// and nothing else.
+pub trait ChatValue: Sized + Clone {
+    /// The source's error, which also carries the policy's verdicts.
+    type Error: From<InvalidMessage>;
+    fn kind(&self) -> Kind;
+    /// The name of the value's type, for error messages.
+    fn type_name(&self) -> String;
+    /// `self[key]` of a map; None when absent.
+    fn get(&self, key: &'static str) -> Result<Option<Self>, Self::Error>;
+    /// The items of a list.
+    fn items(&self) -> Result<Vec<Self>, Self::Error>;
+    /// The (key, value) entries of a map.
+    fn entries(&self) -> Result<Vec<(Self, Self)>, Self::Error>;
+    /// Whether this is the string `s`.
+    fn is_str(&self, s: &str) -> bool;
+    /// The text of a string.
+    fn text(&self) -> Result<Cow<'_, str>, Self::Error>;
+}
+
+/// A message the field policy refuses; the text names the message (and part) at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InvalidMessage {
+    /// A field (or the message) of the wrong type.
+    WrongType(String),
+    /// A field that must be there is not.
+    Missing(String),
+}
+
+impl std::fmt::Display for InvalidMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InvalidMessage::WrongType(m) | InvalidMessage::Missing(m) => f.write_str(m),
+        }
+    }
+}
+
+fn wrong<T, E: From<InvalidMessage>>(message: String) -> Result<T, E> {
+    Err(InvalidMessage::WrongType(message).into())
+}
+
+fn missing<T, E: From<InvalidMessage>>(message: String) -> Result<T, E> {
+    Err(InvalidMessage::Missing(message).into())
+}
+
+/// Fields whose text the policy reads itself; every other string field counts as sent.
+const KNOWN_FIELDS: [&str; 5] = ["role", "content", "name", "tool_calls", "function_call"];
+
+/// The fields of one message that count, checked, still the source's values.
+pub struct MessageFields<V> {
+    pub role: V,
+    pub texts: Vec<V>,
+    pub name: Option<V>,
+}
+
+/// The same fields as text (borrowed unless the source had to mend it).
+pub struct MessageTexts<'a> {
+    pub role: Cow<'a, str>,
+    pub texts: Vec<Cow<'a, str>>,
+    pub name: Option<Cow<'a, str>>,
+}
+
+impl MessageTexts<'_> {
+    pub fn view(&self) -> MessageText<'_> {
+        MessageText {
+            role: &self.role,
+            content: self.texts.iter().map(|t| t.as_ref()).collect(),
+            name: self.name.as_deref(),
+        }
+    }
+}
+
+impl<V: ChatValue> MessageFields<V> {
+    pub fn texts(&self) -> Result<MessageTexts<'_>, V::Error> {
+        Ok(MessageTexts {
+            role: self.role.text()?,
+            texts: self.texts.iter().map(V::text).collect::<Result<_, _>>()?,
+            name: self.name.as_ref().map(V::text).transpose()?,
+        })
+    }
+}
+
+/// Message `i`'s role: the message must be a map with a str `role`.
+pub fn message_role<V: ChatValue>(i: usize, msg: &V) -> Result<V, V::Error> {
+    if msg.kind() != Kind::Map {
+        return wrong(format!(
+            "message {i} must be a dict, got {}",
+            msg.type_name()
+        ));
+    }
+    let Some(role) = msg.get("role")? else {
+        return missing(format!("message {i} has no 'role'"));
+    };
+    if role.kind() != Kind::Str {
+        return wrong(format!(
+            "message {i}: 'role' must be str, got {}",
+            role.type_name()
+        ));
+    }
+    Ok(role)
+}
+
+/// Whether message `i` is a system instruction (checking that it has a str role).
+pub fn is_system_message<V: ChatValue>(i: usize, msg: &V) -> Result<bool, V::Error> {
+    let role = message_role(i, msg)?;
+    Ok(SYSTEM_ROLES.iter().any(|r| role.is_str(r)))
+}
+
+/// The fields of message `i` that count, checked: a str `role`; `content` a str or a list of
+/// content parts (None or absent only beside tool or function calls); text parts' `text`;
+/// tool calls' function names and arguments; a str `name`; and any other string field (such
+/// as `tool_call_id`), since it is sent too. Image and other non-text parts add nothing: their
+/// cost is not text, and depends on what the message does not carry (an image's size).
+pub fn message_fields<V: ChatValue>(i: usize, msg: &V) -> Result<MessageFields<V>, V::Error> {
+    let role = message_role(i, msg)?;
+    let present = |key| -> Result<Option<V>, V::Error> {
+        Ok(msg.get(key)?.filter(|v| v.kind() != Kind::Null))
+    };
+    let tool_calls = present("tool_calls")?;
+    let function_call = present("function_call")?;
+    let mut texts = Vec::new();
+    match msg.get("content")? {
+        Some(c) if c.kind() == Kind::Str => texts.push(c),
+        Some(c) if c.kind() == Kind::List => content_parts(i, &c, &mut texts)?,
+        Some(c) if c.kind() != Kind::Null => {
+            return wrong(format!(
+                "message {i}: 'content' must be str or a list of content parts, got {}",
+                c.type_name()
+            ))
+        }
+        _ if tool_calls.is_some() || function_call.is_some() => {}
+        _ => return missing(format!("message {i} has no 'content'")),
+    }
+    if let Some(calls) = tool_calls {
+        if calls.kind() != Kind::List {
+            return wrong(format!(
+                "message {i}: 'tool_calls' must be a list of tool calls, got {}",
+                calls.type_name()
+            ));
+        }
+        for (j, call) in calls.items()?.iter().enumerate() {
+            if call.kind() != Kind::Map {
+                return wrong(format!(
+                    "message {i}: tool call {j} must be a dict, got {}",
+                    call.type_name()
+                ));
+            }
+            let function = call.get("function")?.unwrap_or_else(|| call.clone());
+            call_texts(
+                &format!("message {i}: tool call {j}"),
+                &function,
+                &mut texts,
+            )?;
+        }
+    } else if let Some(f) = function_call {
+        call_texts(&format!("message {i}: 'function_call'"), &f, &mut texts)?;
+    }
+    for (key, value) in msg.entries()? {
+        if value.kind() == Kind::Str && !KNOWN_FIELDS.iter().any(|k| key.is_str(k)) {
+            texts.push(value);
+        }
+    }
+    let name = match msg.get("name")? {
+        Some(n) if n.kind() == Kind::Str => Some(n),
+        Some(n) if n.kind() != Kind::Null => {
+            return wrong(format!(
+                "message {i}: 'name' must be str, got {}",
+                n.type_name()
+            ))
+        }
+        _ => None,
+    };
+    Ok(MessageFields { role, texts, name })
+}
+
+/// The text parts of a list content; every part must be a map with a str `type`.
+fn content_parts<V: ChatValue>(i: usize, content: &V, texts: &mut Vec<V>) -> Result<(), V::Error> {
+    for (j, part) in content.items()?.into_iter().enumerate() {
+        if part.kind() != Kind::Map {
+            return wrong(format!(
+                "message {i}: content part {j} must be a dict, got {}",
+                part.type_name()
+            ));
+        }
+        match part.get("type")? {
+            Some(t) if t.is_str("text") => {}
+            Some(t) if t.kind() == Kind::Str => continue,
+            _ => return missing(format!("message {i}: content part {j} has no str 'type'")),
+        }
+        let Some(text) = part.get("text")? else {
+            return missing(format!("message {i}: content part {j} has no 'text'"));
+        };
+        if text.kind() != Kind::Str {
+            return wrong(format!(
+                "message {i}: content part {j} 'text' must be str, got {}",
+                text.type_name()
+            ));
+        }
+        texts.push(text);
+    }
+    Ok(())
+}
+
+/// A call's function name and argument text (they travel in the prompt too).
+fn call_texts<V: ChatValue>(what: &str, function: &V, texts: &mut Vec<V>) -> Result<(), V::Error> {
+    if function.kind() != Kind::Map {
+        return wrong(format!(
+            "{what}: the function must be a dict, got {}",
+            function.type_name()
+        ));
+    }
+    for key in ["name", "arguments"] {
+        if let Some(v) = function.get(key)?.filter(|v| v.kind() == Kind::Str) {
+            texts.push(v);
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- pruning
 
 /// Why a conversation cannot be pruned to a budget.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +356,13 @@ impl From<EncodeError> for PruneError {
     }
 }
 
+/// The system messages (and reply priming) alone need `tokens`, more than `budget`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SystemTooLarge {
+    pub tokens: i64,
+    pub budget: i64,
+}
+
 /// The result of pruning: which messages stay (indices, in order) and their token total.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pruned {
@@ -105,10 +378,38 @@ pub fn prune(
     messages: &[MessageText<'_>],
     budget: i64,
 ) -> Result<Pruned, PruneError> {
-    prune_with(
+    let pruned = prune_with(
         messages.len(),
         |i| messages[i].is_system(),
-        |i| Ok(message_tokens(enc, format, &messages[i])?),
+        |i| message_tokens(enc, format, &messages[i]),
+        format,
+        budget,
+    )?;
+    pruned
+        .map_err(|SystemTooLarge { tokens, budget }| PruneError::SystemTooLarge { tokens, budget })
+}
+
+/// `prune` over messages read through the field policy: every message's role is checked, the
+/// rest of a message only when the decision reads it (dropped messages are not read). `count`
+/// counts one text.
+pub fn prune_messages<V: ChatValue>(
+    messages: &[V],
+    format: ChatFormat,
+    budget: i64,
+    mut count: impl FnMut(&str) -> Result<usize, V::Error>,
+) -> Result<Result<Pruned, SystemTooLarge>, V::Error> {
+    let system = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| is_system_message(i, m))
+        .collect::<Result<Vec<bool>, _>>()?;
+    prune_with(
+        messages.len(),
+        |i| system[i],
+        |i| {
+            let fields = message_fields(i, &messages[i])?;
+            message_tokens_with(format, &fields.texts()?.view(), &mut count)
+        },
         format,
         budget,
     )
@@ -117,23 +418,22 @@ pub fn prune(
 /// `prune` over any source of messages: `is_system(i)` and `tokens(i)` are asked only for the
 /// messages the decision needs. Walks from the newest message back and stops at the first that
 /// does not fit, so the cost grows with what is kept, not with the length of the conversation.
-pub fn prune_with<E: From<PruneError>>(
+pub fn prune_with<E>(
     len: usize,
     is_system: impl Fn(usize) -> bool,
     mut tokens: impl FnMut(usize) -> Result<i64, E>,
     format: ChatFormat,
     budget: i64,
-) -> Result<Pruned, E> {
+) -> Result<Result<Pruned, SystemTooLarge>, E> {
     let mut fixed = format.reply_priming;
     for i in (0..len).filter(|&i| is_system(i)) {
         fixed += tokens(i)?;
     }
     if fixed > budget {
-        return Err(PruneError::SystemTooLarge {
+        return Ok(Err(SystemTooLarge {
             tokens: fixed,
             budget,
-        }
-        .into());
+        }));
     }
     let mut total = fixed;
     let mut cut = len;
@@ -149,10 +449,10 @@ pub fn prune_with<E: From<PruneError>>(
         cut = i;
     }
     let kept = (0..len).filter(|&i| i >= cut || is_system(i)).collect();
-    Ok(Pruned {
+    Ok(Ok(Pruned {
         kept,
         tokens: total,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -212,5 +512,298 @@ mod tests {
             prune(enc, ChatFormat::CURRENT, &msgs, 5),
             Err(PruneError::SystemTooLarge { budget: 5, .. })
         ));
+    }
+
+    /// A JSON-like value, standing in for the Python objects the bindings read.
+    #[derive(Debug, Clone)]
+    enum J {
+        S(&'static str),
+        Null,
+        Int,
+        L(Vec<J>),
+        M(Vec<(&'static str, J)>),
+    }
+
+    impl ChatValue for J {
+        type Error = InvalidMessage;
+        fn kind(&self) -> Kind {
+            match self {
+                J::S(_) => Kind::Str,
+                J::Null => Kind::Null,
+                J::Int => Kind::Other,
+                J::L(_) => Kind::List,
+                J::M(_) => Kind::Map,
+            }
+        }
+        fn type_name(&self) -> String {
+            match self {
+                J::S(_) => "str",
+                J::Null => "NoneType",
+                J::Int => "int",
+                J::L(_) => "list",
+                J::M(_) => "dict",
+            }
+            .into()
+        }
+        fn get(&self, key: &'static str) -> Result<Option<J>, InvalidMessage> {
+            let J::M(entries) = self else {
+                panic!("get on {self:?}")
+            };
+            Ok(entries
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.clone()))
+        }
+        fn items(&self) -> Result<Vec<J>, InvalidMessage> {
+            let J::L(items) = self else {
+                panic!("items of {self:?}")
+            };
+            Ok(items.clone())
+        }
+        fn entries(&self) -> Result<Vec<(J, J)>, InvalidMessage> {
+            let J::M(entries) = self else {
+                panic!("entries of {self:?}")
+            };
+            Ok(entries.iter().map(|(k, v)| (J::S(k), v.clone())).collect())
+        }
+        fn is_str(&self, s: &str) -> bool {
+            matches!(self, J::S(t) if *t == s)
+        }
+        fn text(&self) -> Result<Cow<'_, str>, InvalidMessage> {
+            let J::S(t) = self else {
+                panic!("text of {self:?}")
+            };
+            Ok(Cow::Borrowed(t))
+        }
+    }
+
+    fn m(entries: Vec<(&'static str, J)>) -> J {
+        J::M(entries)
+    }
+
+    /// The texts that count in a message: role, the rest sorted, and the name.
+    fn texts(msg: &J) -> Result<(String, Vec<String>, Option<String>), InvalidMessage> {
+        let f = message_fields(0, msg)?;
+        let t = f.texts()?;
+        let mut rest: Vec<String> = t.texts.iter().map(|s| s.to_string()).collect();
+        rest.sort();
+        Ok((t.role.into(), rest, t.name.map(Into::into)))
+    }
+
+    #[test]
+    fn system_roles_and_formats_have_one_home() {
+        assert!(is_system_role("system") && is_system_role("developer"));
+        assert!(!is_system_role("user") && !is_system_role("System"));
+        let dev = m(vec![("role", J::S("developer")), ("content", J::S("x"))]);
+        assert!(is_system_message(0, &dev).unwrap());
+        assert_eq!(
+            ChatFormat::for_model("gpt-3.5-turbo-0301"),
+            ChatFormat::GPT35_0301
+        );
+        assert_eq!(ChatFormat::for_model("gpt-4o"), ChatFormat::CURRENT);
+    }
+
+    #[test]
+    fn the_fields_that_count() {
+        let plain = m(vec![
+            ("role", J::S("user")),
+            ("content", J::S("hi")),
+            ("name", J::S("bob")),
+        ]);
+        assert_eq!(
+            texts(&plain).unwrap(),
+            ("user".into(), vec!["hi".into()], Some("bob".into()))
+        );
+        // Text parts count; image parts add nothing; a None name is no name.
+        let parts = m(vec![
+            ("role", J::S("user")),
+            (
+                "content",
+                J::L(vec![
+                    m(vec![("type", J::S("text")), ("text", J::S("a"))]),
+                    m(vec![
+                        ("type", J::S("image_url")),
+                        ("image_url", m(vec![("url", J::S("u"))])),
+                    ]),
+                    m(vec![("type", J::S("text")), ("text", J::S("b"))]),
+                ]),
+            ),
+            ("name", J::Null),
+        ]);
+        assert_eq!(
+            texts(&parts).unwrap(),
+            ("user".into(), vec!["a".into(), "b".into()], None)
+        );
+        // Tool calls count their function's name and arguments; other string fields count.
+        let calls = m(vec![
+            ("role", J::S("assistant")),
+            ("content", J::Null),
+            (
+                "tool_calls",
+                J::L(vec![m(vec![
+                    ("id", J::S("call_1")),
+                    (
+                        "function",
+                        m(vec![("name", J::S("f")), ("arguments", J::S("{}"))]),
+                    ),
+                ])]),
+            ),
+        ]);
+        assert_eq!(texts(&calls).unwrap().1, vec!["f", "{}"]);
+        let result = m(vec![
+            ("role", J::S("tool")),
+            ("content", J::S("42")),
+            ("tool_call_id", J::S("call_1")),
+            ("extra", J::Int),
+        ]);
+        assert_eq!(texts(&result).unwrap().1, vec!["42", "call_1"]);
+        let legacy = m(vec![
+            ("role", J::S("assistant")),
+            (
+                "function_call",
+                m(vec![("name", J::S("g")), ("arguments", J::S("[]"))]),
+            ),
+        ]);
+        assert_eq!(texts(&legacy).unwrap().1, vec!["[]", "g"]);
+    }
+
+    #[test]
+    fn refused_messages_say_which_and_why() {
+        let role = |r: J| ("role", r);
+        let user = || role(J::S("user"));
+        let cases: Vec<(J, &str)> = vec![
+            (J::S("hi"), "message 0 must be a dict, got str"),
+            (m(vec![("content", J::S("x"))]), "message 0 has no 'role'"),
+            (
+                m(vec![role(J::Int), ("content", J::S("x"))]),
+                "message 0: 'role' must be str, got int",
+            ),
+            (m(vec![user()]), "message 0 has no 'content'"),
+            (
+                m(vec![user(), ("content", J::Null)]),
+                "message 0 has no 'content'",
+            ),
+            (
+                m(vec![user(), ("content", J::Int)]),
+                "'content' must be str or a list of content parts, got int",
+            ),
+            (
+                m(vec![user(), ("content", J::L(vec![J::S("x")]))]),
+                "content part 0 must be a dict, got str",
+            ),
+            (
+                m(vec![
+                    user(),
+                    ("content", J::L(vec![m(vec![("text", J::S("x"))])])),
+                ]),
+                "content part 0 has no str 'type'",
+            ),
+            (
+                m(vec![
+                    user(),
+                    ("content", J::L(vec![m(vec![("type", J::S("text"))])])),
+                ]),
+                "content part 0 has no 'text'",
+            ),
+            (
+                m(vec![
+                    user(),
+                    (
+                        "content",
+                        J::L(vec![m(vec![("type", J::S("text")), ("text", J::Int)])]),
+                    ),
+                ]),
+                "content part 0 'text' must be str, got int",
+            ),
+            (
+                m(vec![user(), ("content", J::S("x")), ("name", J::Int)]),
+                "'name' must be str, got int",
+            ),
+            (
+                m(vec![user(), ("tool_calls", J::S("bad"))]),
+                "'tool_calls' must be a list of tool calls, got str",
+            ),
+            (
+                m(vec![user(), ("tool_calls", J::L(vec![J::Int]))]),
+                "tool call 0 must be a dict, got int",
+            ),
+            (
+                m(vec![
+                    user(),
+                    ("tool_calls", J::L(vec![m(vec![("function", J::S("f"))])])),
+                ]),
+                "tool call 0: the function must be a dict, got str",
+            ),
+            (
+                m(vec![user(), ("function_call", J::S("f"))]),
+                "'function_call': the function must be a dict, got str",
+            ),
+        ];
+        for (msg, want) in cases {
+            let got = message_fields(0, &msg)
+                .err()
+                .unwrap_or_else(|| panic!("accepted {msg:?}"));
+            assert!(got.to_string().contains(want), "{got} lacks {want}");
+        }
+        let got = message_fields(0, &m(vec![user()])).err().unwrap();
+        assert!(matches!(got, InvalidMessage::Missing(_)));
+        let got = message_fields(0, &J::Int).err().unwrap();
+        assert!(matches!(got, InvalidMessage::WrongType(_)));
+    }
+
+    #[test]
+    fn pruning_messages_reads_only_what_it_keeps() {
+        let msgs = vec![
+            m(vec![("role", J::S("system")), ("content", J::S("rules"))]),
+            // Older than the cut: never read past its role, so its bad content is no error.
+            m(vec![("role", J::S("user")), ("content", J::Int)]),
+            m(vec![
+                ("role", J::S("user")),
+                ("content", J::S("a long message")),
+            ]),
+            m(vec![("role", J::S("assistant")), ("content", J::S("b"))]),
+        ];
+        let mut read = Vec::new();
+        let one = |t: &str| t.split(' ').count();
+        let format = ChatFormat::CURRENT;
+        // system: 3 + 1 + 1, priming 3 = 8; newest: 3 + 1 + 1 = 5; the one before: 3 + 1 + 3.
+        let p = prune_messages(&msgs, format, 13, |t| {
+            read.push(t.to_string());
+            Ok(one(t))
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            p,
+            Pruned {
+                kept: vec![0, 3],
+                tokens: 13
+            }
+        );
+        assert_eq!(
+            read,
+            [
+                "system",
+                "rules",
+                "assistant",
+                "b",
+                "user",
+                "a long message"
+            ]
+        );
+        // With room for message 2, message 1 must be read to decide: then its content counts.
+        let err = prune_messages(&msgs, format, 20, |t| Ok(one(t))).unwrap_err();
+        assert!(err.to_string().contains("message 1: 'content'"));
+        let too_small = prune_messages(&msgs, format, 7, |t| Ok(one(t))).unwrap();
+        assert_eq!(
+            too_small,
+            Err(SystemTooLarge {
+                tokens: 8,
+                budget: 7
+            })
+        );
+        // Every role is checked, kept or not.
+        let bad_role = vec![m(vec![("content", J::S("x"))]), msgs[3].clone()];
+        assert!(prune_messages(&bad_role, format, 1000, |t| Ok(one(t))).is_err());
     }
 }

@@ -1,5 +1,6 @@
 //! devsynth-llm's core: exact tiktoken-compatible BPE tokenization, chat token counting and
-//! pruning, and hash embeddings. Pure Rust; the Python bindings live in `py.rs` alone.
+//! pruning, bulk counting and hash embeddings. Pure Rust; the Python bindings (the `python`
+//! feature) live under `py/` and only convert types, release the GIL and map errors.
 
 pub mod bpe;
 pub mod builtin;

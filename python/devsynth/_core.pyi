@@ -1,4 +1,5 @@
-"""Type stub of the Rust extension (rust/py.rs). Use devsynth.tokens, not this, directly."""
+"""Type stub of the Rust extension (the bindings under rust/py/). Use devsynth.tokens, not
+this, directly."""
 
 from collections.abc import Callable, Iterable, Sequence
 from os import PathLike
@@ -6,6 +7,7 @@ from os import PathLike
 BUILTIN_ENCODINGS: list[str]
 MAX_THREADS: int
 MAX_DIMENSIONS: int
+RANK_FILES: list[tuple[str, str]]
 __version__: str
 
 class SpecialTokenSet:
@@ -85,14 +87,19 @@ def hash_embedding(text: str, dimensions: int = 256) -> list[float]: ...
 def hash_embeddings(
     texts: Sequence[str], dimensions: int = 256, num_threads: int | None = None
 ) -> list[list[float]]: ...
-def chat_message_texts(
-    messages: Sequence[object],
-) -> list[tuple[str, list[str], str | None]]: ...
+
+# Chat (rust/py/chat.rs): a counter is an encoding, or a callable giving a text's token count.
+SYSTEM_ROLES: list[str]
+
+def chat_format(model: str | None = None) -> tuple[int, int, int]: ...
 def chat_message_tokens(
-    encoding: CoreEncoding, messages: Sequence[object], per_message: int, per_name: int
+    counter: CoreEncoding | Callable[[str], int],
+    messages: Sequence[object],
+    per_message: int,
+    per_name: int,
 ) -> list[int]: ...
 def chat_prune(
-    encoding: CoreEncoding,
+    counter: CoreEncoding | Callable[[str], int],
     messages: Sequence[object],
     budget: int,
     per_message: int,

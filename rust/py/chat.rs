@@ -1,21 +1,115 @@
-//! Chat counting and pruning over Python message dicts.
+//! Chat counting and pruning over Python message dicts: Python objects read as `ChatValue`s
+//! by the core's field policy (rust/chat.rs), texts counted on an encoding (the GIL released)
+//! or by a Python callable (a local model's tokenizer).
 
 use std::borrow::Cow;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use super::encoding::CoreEncoding;
 use super::{encode_err, items_of, run_detached, text_of, type_name};
-use crate::chat::{self, ChatFormat, MessageText, PruneError};
+use crate::chat::{self, ChatFormat, ChatValue, InvalidMessage, Kind};
 
-/// Tokens of each message under a chat format (role, content parts, name and any other
-/// string field counted as ordinary text).
+impl From<InvalidMessage> for PyErr {
+    fn from(e: InvalidMessage) -> PyErr {
+        match e {
+            InvalidMessage::WrongType(m) => PyTypeError::new_err(m),
+            InvalidMessage::Missing(m) => PyValueError::new_err(m),
+        }
+    }
+}
+
+impl ChatValue for Bound<'_, PyAny> {
+    type Error = PyErr;
+
+    fn kind(&self) -> Kind {
+        if self.is_instance_of::<PyString>() {
+            Kind::Str
+        } else if self.is_none() {
+            Kind::Null
+        } else if self.is_instance_of::<PyDict>() {
+            Kind::Map
+        } else if self.is_instance_of::<PyList>() || self.is_instance_of::<PyTuple>() {
+            Kind::List
+        } else {
+            Kind::Other
+        }
+    }
+
+    fn type_name(&self) -> String {
+        type_name(self)
+    }
+
+    fn get(&self, key: &'static str) -> PyResult<Option<Self>> {
+        let py = self.py();
+        // The policy's keys, interned once each: looked up for every message.
+        let key = match key {
+            "role" => pyo3::intern!(py, "role"),
+            "content" => pyo3::intern!(py, "content"),
+            "name" => pyo3::intern!(py, "name"),
+            "tool_calls" => pyo3::intern!(py, "tool_calls"),
+            "function_call" => pyo3::intern!(py, "function_call"),
+            "type" => pyo3::intern!(py, "type"),
+            "text" => pyo3::intern!(py, "text"),
+            "function" => pyo3::intern!(py, "function"),
+            other => &PyString::new(py, other),
+        };
+        self.cast::<PyDict>()?.get_item(key)
+    }
+
+    fn items(&self) -> PyResult<Vec<Self>> {
+        self.try_iter()?.collect()
+    }
+
+    fn entries(&self) -> PyResult<Vec<(Self, Self)>> {
+        Ok(self.cast::<PyDict>()?.iter().collect())
+    }
+
+    fn is_str(&self, s: &str) -> bool {
+        self.cast::<PyString>()
+            .is_ok_and(|t| t.to_str().is_ok_and(|t| t == s))
+    }
+
+    fn text(&self) -> PyResult<Cow<'_, str>> {
+        text_of(self)
+    }
+}
+
+/// What counts a text: an encoding (ordinary text), or a Python callable `str -> int`.
+enum Counter<'a, 'py> {
+    Encoding(&'a crate::encoding::Encoding),
+    Python(&'a Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> Counter<'a, 'py> {
+    fn of(counter: &'a Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Ok(e) = counter.cast::<CoreEncoding>() {
+            return Ok(Counter::Encoding(e.get().enc()));
+        }
+        if counter.is_callable() {
+            return Ok(Counter::Python(counter));
+        }
+        Err(PyTypeError::new_err(format!(
+            "counter must be a CoreEncoding or a callable, got {}",
+            type_name(counter)
+        )))
+    }
+
+    fn count(&self, text: &str) -> PyResult<usize> {
+        match self {
+            Counter::Encoding(enc) => enc.count_ordinary(text).map_err(encode_err),
+            Counter::Python(f) => f.call1((text,))?.extract(),
+        }
+    }
+}
+
+/// Tokens of each message under a chat format (the field policy of rust/chat.rs).
 #[pyfunction]
 pub(crate) fn chat_message_tokens(
     py: Python<'_>,
-    encoding: &CoreEncoding,
+    counter: &Bound<'_, PyAny>,
     messages: &Bound<'_, PyAny>,
     per_message: i64,
     per_name: i64,
@@ -25,32 +119,37 @@ pub(crate) fn chat_message_tokens(
         per_name,
         reply_priming: 0,
     };
+    let counter = Counter::of(counter)?;
     let items = items_of(messages)?;
     let fields = items
         .iter()
         .enumerate()
-        .map(|(i, m)| MessageFields::of(i, m))
+        .map(|(i, m)| chat::message_fields(i, m))
         .collect::<PyResult<Vec<_>>>()?;
     let texts = fields
         .iter()
-        .map(MessageFields::texts)
+        .map(|f| f.texts())
         .collect::<PyResult<Vec<_>>>()?;
-    let enc = encoding.enc();
-    run_detached(py, || {
+    let each = |count: &dyn Fn(&str) -> PyResult<usize>| {
         texts
             .iter()
-            .map(|t| chat::message_tokens(enc, format, &t.view()))
-            .collect::<Result<Vec<_>, _>>()
-    })?
-    .map_err(encode_err)
+            .map(|t| chat::message_tokens_with(format, &t.view(), count))
+            .collect::<PyResult<Vec<_>>>()
+    };
+    match counter {
+        Counter::Encoding(enc) => {
+            run_detached(py, || each(&|t| enc.count_ordinary(t).map_err(encode_err)))?
+        }
+        Counter::Python(_) => each(&|t| counter.count(t)),
+    }
 }
 
 /// Prunes a conversation to `budget` tokens: (indices kept, tokens), or (None, tokens the
-/// system messages alone need) when even they do not fit. Every message's role is checked;
-/// the rest of a message only when the decision reads it (dropped messages are not read).
+/// system messages alone need) when even they do not fit. The GIL stays held: only the
+/// messages kept (plus one) are read and counted.
 #[pyfunction]
 pub(crate) fn chat_prune(
-    encoding: &CoreEncoding,
+    counter: &Bound<'_, PyAny>,
     messages: &Bound<'_, PyAny>,
     budget: i64,
     per_message: i64,
@@ -62,246 +161,28 @@ pub(crate) fn chat_prune(
         per_name,
         reply_priming,
     };
+    let counter = Counter::of(counter)?;
     let items = items_of(messages)?;
-    let system = items
-        .iter()
-        .enumerate()
-        .map(|(i, m)| role_is_system(i, m))
-        .collect::<PyResult<Vec<bool>>>()?;
-    let enc = encoding.enc();
-    // The GIL stays held: only the messages kept (plus one) are read and counted.
-    let result = chat::prune_with(
-        items.len(),
-        |i| system[i],
-        |i| -> Result<i64, PruneFailure> {
-            let fields = MessageFields::of(i, &items[i])?;
-            let texts = fields.texts()?;
-            Ok(chat::message_tokens(enc, format, &texts.view()).map_err(encode_err)?)
+    Ok(
+        match chat::prune_messages(&items, format, budget, |t| counter.count(t))? {
+            Ok(p) => (Some(p.kept), p.tokens),
+            Err(too_large) => (None, too_large.tokens),
         },
-        format,
-        budget,
-    );
-    match result {
-        Ok(p) => Ok((Some(p.kept), p.tokens)),
-        Err(PruneFailure::Prune(PruneError::SystemTooLarge { tokens, .. })) => Ok((None, tokens)),
-        Err(PruneFailure::Prune(PruneError::Encode(e))) => Err(encode_err(e)),
-        Err(PruneFailure::Python(e)) => Err(e),
-    }
+    )
 }
 
-/// Why pruning from Python stopped: a Python error (bad message) or the core's verdict.
-enum PruneFailure {
-    Python(PyErr),
-    Prune(PruneError),
-}
-
-impl From<PyErr> for PruneFailure {
-    fn from(e: PyErr) -> Self {
-        PruneFailure::Python(e)
-    }
-}
-
-impl From<PruneError> for PruneFailure {
-    fn from(e: PruneError) -> Self {
-        PruneFailure::Prune(e)
-    }
-}
-
-/// Message `i` as a dict, and its str `role`; clear errors naming `i` otherwise.
-fn dict_and_role<'a, 'py>(
-    i: usize,
-    msg: &'a Bound<'py, PyAny>,
-) -> PyResult<(&'a Bound<'py, PyDict>, Bound<'py, PyString>)> {
-    let dict = msg.cast::<PyDict>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "message {i} must be a dict, got {}",
-            type_name(msg)
-        ))
-    })?;
-    let role = dict
-        .get_item(pyo3::intern!(msg.py(), "role"))?
-        .ok_or_else(|| PyValueError::new_err(format!("message {i} has no 'role'")))?;
-    let role = role.cast_into::<PyString>().map_err(|e| {
-        PyTypeError::new_err(format!(
-            "message {i}: 'role' must be str, got {}",
-            type_name(e.into_inner().as_any())
-        ))
-    })?;
-    Ok((dict, role))
-}
-
-/// Whether message `i` is a system (or developer) message; checks it has a str role.
-fn role_is_system(i: usize, msg: &Bound<'_, PyAny>) -> PyResult<bool> {
-    let (_, role) = dict_and_role(i, msg)?;
-    Ok(matches!(role.to_str()?, "system" | "developer"))
-}
-
-/// The string fields of one chat message, checked, still owned by Python.
-struct MessageFields<'py> {
-    role: Bound<'py, PyAny>,
-    texts: Vec<Bound<'py, PyAny>>,
-    name: Option<Bound<'py, PyAny>>,
-}
-
-/// The same fields as Rust text (borrowed unless a lone surrogate had to be replaced).
-struct MessageTexts<'a> {
-    role: Cow<'a, str>,
-    texts: Vec<Cow<'a, str>>,
-    name: Option<Cow<'a, str>>,
-}
-
-impl MessageTexts<'_> {
-    fn view(&self) -> MessageText<'_> {
-        MessageText {
-            role: &self.role,
-            content: self.texts.iter().map(|t| t.as_ref()).collect(),
-            name: self.name.as_deref(),
-        }
-    }
-}
-
-impl<'py> MessageFields<'py> {
-    /// Checks message `i`: a mapping with a str `role`, and `content` that is a str or a list
-    /// of content parts (None or absent only beside tool or function calls).
-    fn of(i: usize, msg: &Bound<'py, PyAny>) -> PyResult<Self> {
-        let (dict, role) = dict_and_role(i, msg)?;
-        let role = role.into_any();
-        let calls = dict
-            .get_item(pyo3::intern!(msg.py(), "tool_calls"))?
-            .filter(|c| !c.is_none());
-        let function_call = dict
-            .get_item(pyo3::intern!(msg.py(), "function_call"))?
-            .filter(|c| !c.is_none());
-        let has_calls = calls.is_some() || function_call.is_some();
-        let mut texts = Vec::new();
-        match dict.get_item(pyo3::intern!(msg.py(), "content"))? {
-            Some(c) if c.is_instance_of::<PyString>() => texts.push(c),
-            Some(c)
-                if c.is_instance_of::<PyList>() || c.is_instance_of::<pyo3::types::PyTuple>() =>
-            {
-                for (j, part) in c.try_iter()?.enumerate() {
-                    let part = part?;
-                    let part_dict = part.cast::<PyDict>().map_err(|_| {
-                        PyTypeError::new_err(format!(
-                            "message {i}: content part {j} must be a dict, got {}",
-                            type_name(&part)
-                        ))
-                    })?;
-                    let is_text = match part_dict.get_item(pyo3::intern!(msg.py(), "type"))? {
-                        Some(t) => t.extract::<&str>().map(|t| t == "text").unwrap_or(false),
-                        None => false,
-                    };
-                    if is_text {
-                        let text = part_dict
-                            .get_item(pyo3::intern!(msg.py(), "text"))?
-                            .ok_or_else(|| {
-                                PyValueError::new_err(format!(
-                                    "message {i}: content part {j} has no 'text'"
-                                ))
-                            })?;
-                        if !text.is_instance_of::<PyString>() {
-                            return Err(PyTypeError::new_err(format!(
-                                "message {i}: content part {j} 'text' must be str, got {}",
-                                type_name(&text)
-                            )));
-                        }
-                        texts.push(text);
-                    }
-                }
-            }
-            Some(c) if c.is_none() && has_calls => {}
-            None if has_calls => {}
-            Some(c) if !c.is_none() => {
-                return Err(PyTypeError::new_err(format!(
-                    "message {i}: 'content' must be str or a list of content parts, got {}",
-                    type_name(&c)
-                )))
-            }
-            _ => {
-                return Err(PyValueError::new_err(format!(
-                    "message {i} has no 'content'"
-                )))
-            }
-        }
-        // Tool calls: their function names and argument text travel in the prompt too.
-        let call_items: Vec<Bound<'py, PyAny>> = match (&calls, &function_call) {
-            (Some(c), _) => c.try_iter()?.collect::<PyResult<_>>()?,
-            (None, Some(f)) => vec![f.clone()],
-            (None, None) => Vec::new(),
-        };
-        for call in call_items {
-            let function = match call.cast::<PyDict>() {
-                Ok(d) => d
-                    .get_item(pyo3::intern!(msg.py(), "function"))?
-                    .unwrap_or_else(|| call.clone()),
-                Err(_) => call.clone(),
-            };
-            if let Ok(f) = function.cast::<PyDict>() {
-                for key in ["name", "arguments"] {
-                    if let Some(v) = f.get_item(key)? {
-                        if v.is_instance_of::<PyString>() {
-                            texts.push(v);
-                        }
-                    }
-                }
-            }
-        }
-        // Other string fields (tool_call_id, ...) are sent, so they count as well.
-        for (key, value) in dict.iter() {
-            let known = key
-                .extract::<&str>()
-                .map(|k| {
-                    matches!(
-                        k,
-                        "role" | "content" | "name" | "tool_calls" | "function_call"
-                    )
-                })
-                .unwrap_or(false);
-            if !known && value.is_instance_of::<PyString>() {
-                texts.push(value);
-            }
-        }
-        let name = match dict.get_item(pyo3::intern!(msg.py(), "name"))? {
-            Some(n) if n.is_instance_of::<PyString>() => Some(n),
-            Some(n) if n.is_none() => None,
-            Some(n) => {
-                return Err(PyTypeError::new_err(format!(
-                    "message {i}: 'name' must be str, got {}",
-                    type_name(&n)
-                )))
-            }
-            None => None,
-        };
-        Ok(MessageFields { role, texts, name })
-    }
-
-    fn texts(&self) -> PyResult<MessageTexts<'_>> {
-        Ok(MessageTexts {
-            role: text_of(&self.role)?,
-            texts: self.texts.iter().map(text_of).collect::<PyResult<_>>()?,
-            name: self.name.as_ref().map(text_of).transpose()?,
-        })
-    }
-}
-
-/// The checked string fields of each message: (role, content texts, name).
-#[allow(clippy::type_complexity)]
+/// The chat format of a model: (per_message, per_name, reply_priming).
 #[pyfunction]
-pub(crate) fn chat_message_texts(
-    messages: &Bound<'_, PyAny>,
-) -> PyResult<Vec<(String, Vec<String>, Option<String>)>> {
-    let items = items_of(messages)?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let fields = MessageFields::of(i, m)?;
-            let t = fields.texts()?;
-            Ok((
-                t.role.into_owned(),
-                t.texts.into_iter().map(Cow::into_owned).collect(),
-                t.name.map(Cow::into_owned),
-            ))
-        })
-        .collect()
+#[pyo3(signature = (model=None))]
+pub(crate) fn chat_format(model: Option<&str>) -> (i64, i64, i64) {
+    let f = model.map_or(ChatFormat::CURRENT, ChatFormat::for_model);
+    (f.per_message, f.per_name, f.reply_priming)
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(chat_message_tokens, m)?)?;
+    m.add_function(wrap_pyfunction!(chat_prune, m)?)?;
+    m.add_function(wrap_pyfunction!(chat_format, m)?)?;
+    m.add("SYSTEM_ROLES", chat::SYSTEM_ROLES.to_vec())?;
+    Ok(())
 }

@@ -1,5 +1,6 @@
-//! Python bindings: type conversion, the GIL released around Rust work, errors mapped to Python
-//! exceptions. No algorithm lives here; each submodule binds one part of the core.
+//! Python bindings, one submodule per part of the core: they convert types, release the GIL
+//! around Rust work and map Rust errors to Python exceptions. Algorithms and rules live in the
+//! pure core (`cargo test` reaches them without Python).
 
 mod batch;
 mod bulk;
@@ -210,10 +211,8 @@ pub fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<encoding::CoreEncoding>()?;
     m.add_class::<encoding::SpecialTokenSet>()?;
     m.add_function(wrap_pyfunction!(embed::hash_embedding, m)?)?;
-    m.add_function(wrap_pyfunction!(chat::chat_message_texts, m)?)?;
-    m.add_function(wrap_pyfunction!(chat::chat_message_tokens, m)?)?;
-    m.add_function(wrap_pyfunction!(chat::chat_prune, m)?)?;
     m.add_function(wrap_pyfunction!(embed::hash_embeddings, m)?)?;
+    chat::register(m)?;
     bulk::register(m)?;
     m.add(
         "BUILTIN_ENCODINGS",
@@ -224,6 +223,7 @@ pub fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("MAX_THREADS", threads::MAX_THREADS)?;
     m.add("MAX_DIMENSIONS", crate::embed::MAX_DIMENSIONS)?;
+    m.add("RANK_FILES", builtin::RANK_FILES.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

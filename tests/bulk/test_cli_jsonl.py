@@ -151,3 +151,53 @@ def test_binary_jsonl_is_skipped(cli: Cli, tmp_path: Path) -> None:
     r = cli("tokens", "count", "--field", "t", str(path))
     assert r.status == 0
     assert f"skipped {path}: binary file" in r.err
+
+
+def test_chat_counts_the_tools_of_a_record_and_refuses_malformed_calls(
+    cli: Cli, tmp_path: Path
+) -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Get the weather.",
+                "parameters": {"properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    image = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": "https://example.invalid/cat.png"}},
+            ],
+        }
+    ]
+    path = tmp_path / "tools.jsonl"
+    path.write_bytes(
+        jsonl(
+            {"messages": messages, "tools": tools},
+            {"messages": image},
+            {"messages": [{"role": "assistant", "tool_calls": "bad"}]},
+            {"messages": messages, "tools": "get_weather"},
+        )
+    )
+    tracker = TokenTracker(model="gpt-4o")
+    r = cli("tokens", "count", "--chat", "--jsonl", "--model", "gpt-4o", str(path))
+    assert r.status == 1
+    with_tools = tracker.count_conversation_tokens(messages, tools)
+    assert with_tools > tracker.count_conversation_tokens(messages)
+    text_only = [{"role": "user", "content": [{"type": "text", "text": "What is this?"}]}]
+    assert rows(r) == [
+        {"path": str(path), "line": 1, "tokens": with_tools},
+        # Image parts add no tokens (README: their cost is not text).
+        {"path": str(path), "line": 2, "tokens": tracker.count_conversation_tokens(text_only)},
+    ]
+    assert (
+        f"{path}:3: invalid messages: message 0: 'tool_calls' must be a list of tool calls, "
+        "got str" in r.err
+    )
+    assert f"{path}:4: invalid messages: tools must be a list of tool definitions" in r.err

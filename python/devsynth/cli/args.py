@@ -73,7 +73,7 @@ def parser() -> argparse.ArgumentParser:
     what.add_argument(
         "--chat",
         action="store_true",
-        help="count the 'messages' array of each line with the chat formula",
+        help="count each line's 'messages' array (and its 'tools') with the chat formula",
     )
     records.add_argument(
         "--skip-invalid",

@@ -369,6 +369,33 @@ class Encoding:
         """``decode_bytes`` of each token list."""
         return [self.decode_bytes(tokens) for tokens in batch]
 
+    # ------------------------------------------------------------------ for sibling modules
+    # devsynth.tokens.chat and devsynth.tokens.files reach the core through these: nothing
+    # outside this module touches ``_core``.
+
+    def _chat_message_tokens(
+        self, messages: Sequence[object], per_message: int, per_name: int
+    ) -> list[int]:
+        return _core.chat_message_tokens(self._core, messages, per_message, per_name)
+
+    def _chat_prune(
+        self,
+        messages: Sequence[object],
+        budget: int,
+        per_message: int,
+        per_name: int,
+        reply_priming: int,
+    ) -> tuple[list[int] | None, int]:
+        return _core.chat_prune(self._core, messages, budget, per_message, per_name, reply_priming)
+
+    def _count_files(
+        self, paths: Sequence[str], sizes: Sequence[int], **options: Any
+    ) -> list[tuple[str, int, int, str]]:
+        return _core.count_files(self._core, paths, sizes, **options)
+
+    def _stream_counter(self, **options: Any) -> _core.StreamCounter:
+        return _core.StreamCounter(self._core, **options)
+
 
 def _check_special_arg(name: str, value: object) -> None:
     """A str other than "all" is a set of its characters to Python, never what was meant:

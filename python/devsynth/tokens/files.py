@@ -177,8 +177,7 @@ def count_found(
 ) -> list[FileCount | FileIssue]:
     """Counts files already found (``find_files``), in parallel; one result per file, in order."""
     enc = resolve_encoding(encoding)
-    rows = _core.count_files(
-        enc._core,
+    rows = enc._count_files(
         [p for p, _ in files],
         [s for _, s in files],
         undecodable=undecodable,
@@ -229,8 +228,7 @@ def count_stream(
     """Counts a binary stream (``sys.stdin.buffer``, a socket file...) in bounded memory, as
     ``count_files`` counts a file. ``progress(0, bytes_read)`` is called after each read."""
     enc = resolve_encoding(encoding)
-    counter = _core.StreamCounter(
-        enc._core,
+    counter = enc._stream_counter(
         undecodable=undecodable,
         chunk_bytes=chunk_bytes or _core.DEFAULT_CHUNK_BYTES,
     )

@@ -1,6 +1,7 @@
 """Counting the records of JSON Lines files: one text field per line, or one chat conversation
-(a ``messages`` array) per line with the chat formula of
-:class:`~devsynth.application.utils.token_tracker.TokenTracker`.
+per line (a ``messages`` array, and the ``tools`` it defines) with the chat formula of a
+:class:`ConversationCounter` (a :class:`~devsynth.tokens.chat.ChatCounter`, or a
+``TokenTracker``).
 
 Lines are read one at a time (memory stays bounded whatever the file's size) and counted in
 batches on Rust threads. A line that is not JSON, is not an object, or lacks the field (or
@@ -11,9 +12,9 @@ number, and the rest goes on. Blank lines are skipped.
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 
@@ -26,8 +27,16 @@ from devsynth.tokens.files import (
     undecodable_issue,
 )
 
-if TYPE_CHECKING:
-    from devsynth.application.utils.token_tracker import TokenTracker
+
+class ConversationCounter(Protocol):
+    """What counts a conversation: ``TokenTracker`` and ``ChatCounter`` both do."""
+
+    def count_conversation_tokens(
+        self,
+        conversation: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> int: ...
+
 
 BATCH_RECORDS = 2048
 BATCH_BYTES = 4 << 20
@@ -48,7 +57,7 @@ class RecordSource:
     """What to count in each record: a top-level string field, or a chat conversation."""
 
     field: str | None = None
-    chat: TokenTracker | None = None
+    chat: ConversationCounter | None = None
 
     def __post_init__(self) -> None:
         if (self.field is None) == (self.chat is None):
@@ -59,13 +68,15 @@ def _type_name(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _messages_of(record: object) -> Any:
+def _conversation_of(record: object) -> tuple[list[Any], Any]:
+    """(messages, tools) of a record: an array of messages, or an object with ``messages``
+    and optionally ``tools``."""
     if isinstance(record, list):
-        return record
+        return record, None
     if isinstance(record, dict):
         messages = record.get("messages")
         if isinstance(messages, list):
-            return messages
+            return messages, record.get("tools")
         if messages is None:
             raise ValueError("no 'messages' array")
         raise ValueError(f"'messages' is not an array (got {_type_name(messages)})")
@@ -172,7 +183,7 @@ class _Batch:
     def _value(self, record: object) -> Any:
         name = self.source.field
         if name is None:
-            return _messages_of(record)
+            return _conversation_of(record)
         if not isinstance(record, dict):
             raise ValueError(f"not a JSON object (got {_type_name(record)})")
         if name not in record:
@@ -208,9 +219,9 @@ class _Batch:
         if tracker is None:
             return list(self.encoding.count_batch(values, disallowed_special=()))
         out: list[int | str] = []
-        for messages in values:
+        for messages, tools in values:
             try:
-                out.append(tracker.count_conversation_tokens(messages))
-            except (TypeError, ValueError, AttributeError) as e:
+                out.append(tracker.count_conversation_tokens(messages, tools))
+            except (TypeError, ValueError) as e:
                 out.append(f"invalid messages: {e}")
         return out

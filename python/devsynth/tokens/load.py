@@ -14,18 +14,12 @@ import os
 import sys
 from pathlib import Path
 
+from devsynth import _core
+
 RANKS_DIR = Path(__file__).resolve().parent / "ranks"
 
-# The file each built-in encoding's ordinary tokens come from.
-RANK_FILE_OF_ENCODING: dict[str, str] = {
-    "gpt2": "r50k_base",
-    "r50k_base": "r50k_base",
-    "p50k_base": "p50k_base",
-    "p50k_edit": "p50k_base",
-    "cl100k_base": "cl100k_base",
-    "o200k_base": "o200k_base",
-    "o200k_harmony": "o200k_base",
-}
+# The file each built-in encoding's ordinary tokens come from (rust/builtin.rs holds the map).
+RANK_FILE_OF_ENCODING: dict[str, str] = dict(_core.RANK_FILES)
 
 # sha256 of each file as OpenAI publishes it (the hashes tiktoken pins).
 RANK_FILE_SHA256: dict[str, str] = {

@@ -29,7 +29,6 @@ from devsynth.application.llm.tools import (
 from devsynth.domain.errors import ConfigurationError
 from devsynth.domain.llm import ThinkingDelta, ToolCall
 
-_SYSTEM_ROLES = ("system", "developer")
 _THINKING_TYPES = ("thinking", "redacted_thinking")
 
 
@@ -37,11 +36,13 @@ def to_anthropic_messages(
     messages: list[dict[str, Any]],
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """``(system, messages)`` for the Messages API from OpenAI-shaped chat messages."""
+    from devsynth.tokens.chat import is_system_message  # the core loads on first use
+
     system: list[str] = []
     out: list[dict[str, Any]] = []
     for message in messages:
         role = message.get("role")
-        if role in _SYSTEM_ROLES:
+        if is_system_message(message):
             system.append(_text_of(message.get("content")))
             continue
         content: Any

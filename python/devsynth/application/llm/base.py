@@ -257,9 +257,6 @@ def _final_completion(
     return replace(final, text=text)
 
 
-_SYSTEM_ROLES = ("system", "developer")  # kept whatever the budget, as TokenTracker does
-
-
 async def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
     # asyncio is imported on first async use: it alone would double `import devsynth`'s time.
     import asyncio
@@ -442,7 +439,9 @@ class BaseProvider:
                 current_tokens=int(params.get("max_tokens") or 0),
                 max_tokens=window,
             )
-        required = [m for m in messages[:-1] if m.get("role") in _SYSTEM_ROLES] + [messages[-1]]
+        from devsynth.tokens.chat import is_system_message
+
+        required = [m for m in messages[:-1] if is_system_message(m)] + [messages[-1]]
         needed = tracker.count_conversation_tokens(required)
         if needed > budget:
             raise TokenLimitExceededError(

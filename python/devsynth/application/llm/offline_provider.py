@@ -204,10 +204,12 @@ class OfflineProvider(BaseProvider):
         window = lm.decoder.max_positions if lm is not None else None
         if lm is None or window is None:
             return messages
+        from devsynth.tokens.chat import is_system_message
+
         # The base class counts OpenAI's chat format; the model's own rendering decides.
         reserve = int(params.get("max_tokens") or 1)
         while len(lm.chat_prompt(messages).ids) + reserve > window:
-            droppable = [i for i, m in enumerate(messages[:-1]) if m.get("role") != "system"]
+            droppable = [i for i, m in enumerate(messages[:-1]) if not is_system_message(m)]
             if not droppable:
                 raise TokenLimitExceededError(
                     f"the prompt and system messages do not fit {lm.name}'s window of "

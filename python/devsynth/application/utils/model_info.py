@@ -13,37 +13,11 @@ from pathlib import Path
 import orjson
 
 from devsynth.domain.errors import UnknownModelError
+from devsynth.tokens.chat import GPT4O_TOOLS, ChatFormat, ToolFormat
 from devsynth.tokens.model import encoding_name_for_model
 
-
-@dataclass(frozen=True)
-class ChatFormat:
-    """OpenAI's chat overhead: per message, per name, and priming of the reply."""
-
-    per_message: int = 3
-    per_name: int = 1
-    reply_priming: int = 3
-
-
-CURRENT_FORMAT = ChatFormat()
-# gpt-3.5-turbo-0301 puts the name in place of the role.
-GPT35_0301_FORMAT = ChatFormat(per_message=4, per_name=-1)
-
-
-@dataclass(frozen=True)
-class ToolFormat:
-    """Constants of OpenAI's cookbook for counting function/tool definitions."""
-
-    func_init: int
-    prop_init: int = 3
-    prop_key: int = 3
-    enum_init: int = -3
-    enum_item: int = 3
-    func_end: int = 12
-
-
-GPT4O_TOOLS = ToolFormat(func_init=7)
-GPT4_TOOLS = ToolFormat(func_init=10)
+# The chat format of models without one of their own (rust/chat.rs holds the constants).
+CURRENT_FORMAT = ChatFormat.for_model(None)
 
 
 @dataclass(frozen=True)
@@ -135,13 +109,10 @@ def is_reasoning_model(model: str | None) -> bool:
     return bool(spec and spec.reasoning)
 
 
-def _tool_format_for(model: str) -> ToolFormat:
-    legacy = model.startswith(("gpt-4-", "gpt-3.5", "gpt-35")) or model == "gpt-4"
-    return GPT4_TOOLS if legacy else GPT4O_TOOLS
-
-
 def model_info(model: str | None) -> ModelInfo:
     """What is known of a model; unknown models get an estimate on o200k_base."""
+    if model is not None and not isinstance(model, str):
+        raise TypeError(f"model must be a str or None, got {type(model).__name__}")
     if model is None:
         return ModelInfo(None, DEFAULT_ENCODING, True, None)
     window = context_window_for(model)
@@ -151,5 +122,6 @@ def model_info(model: str | None) -> ModelInfo:
         encoding = encoding_name_for_model(model)
     except UnknownModelError:
         return ModelInfo(model, DEFAULT_ENCODING, False, window)
-    chat_format = GPT35_0301_FORMAT if model == "gpt-3.5-turbo-0301" else CURRENT_FORMAT
-    return ModelInfo(model, encoding, True, window, chat_format, _tool_format_for(model))
+    return ModelInfo(
+        model, encoding, True, window, ChatFormat.for_model(model), ToolFormat.for_model(model)
+    )

@@ -22,16 +22,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from devsynth.application.utils.model_info import (
-    ChatFormat,
-    ModelInfo,
-    ToolFormat,
-    model_info,
-)
+from devsynth.application.utils.model_info import ModelInfo, model_info
 from devsynth.domain.errors import ConfigurationError, TokenLimitExceededError
+from devsynth.tokens.chat import ChatCounter, ChatFormat, is_system_message
 
 __all__ = ["TokenLimitExceededError", "TokenTracker"]
 
@@ -78,28 +74,30 @@ class TokenTracker:
         info = model_info(model)
         if encoding is not None:
             info = ModelInfo(model, encoding, True, info.context_window, info.chat_format)
+        if context_window is not None and (
+            isinstance(context_window, bool) or not isinstance(context_window, int)
+        ):
+            raise TypeError(f"context_window must be an int, got {type(context_window).__name__}")
         self.model = model
         self.context_window = context_window if context_window is not None else info.context_window
-        self._info = info
-        self._format: ChatFormat = info.chat_format
-        self._hf: Any = None
-        self._encoding: Any = None
+        self.encoding_name: str | None = None
+        # The counting strategy, chosen once: every method below delegates to it.
+        self._chat: ChatCounter
         if tokenizer_path is not None:
-            self._hf = _load_hf_tokenizer(tokenizer_path)
-            self.encoding_name: str | None = None
+            self._chat = _counter(_load_hf_tokenizer(tokenizer_path), info)
             self.method = f"tokenizer.json ({os.fspath(tokenizer_path)})"
             self.is_exact = True
         elif _core is not None:
             from devsynth.tokens import get_encoding
 
-            self._encoding = get_encoding(info.encoding)
+            self._chat = _counter(get_encoding(info.encoding), info)
             self.encoding_name = info.encoding
             self.is_exact = info.exact
             self.method = (
                 f"tiktoken {info.encoding}" if info.exact else f"estimate on {info.encoding}"
             )
         else:
-            self.encoding_name = None
+            self._chat = _counter(_words_estimate, info)
             self.is_exact = False
             self.method = "approximate: words x 4/3 (the Rust core is not available)"
 
@@ -112,15 +110,11 @@ class TokenTracker:
         """Tokens of ``text``; text spelling a special token counts as ordinary text."""
         if not isinstance(text, str):
             raise TypeError(f"text must be str, got {type(text).__name__}")
-        if self._encoding is not None:
-            return int(self._encoding.count_ordinary(text))
-        if self._hf is not None:
-            return len(self._hf.encode(text, add_special_tokens=False).ids)
-        return _words_estimate(text)
+        return self._chat.count_text(text)
 
     def count_message_tokens(self, message: Mapping[str, Any]) -> int:
         """Tokens of one chat message: OpenAI's per-message overhead, role, content, name."""
-        return self._message_counts([message])[0]
+        return self._chat.message_tokens([message])[0]
 
     def count_conversation_tokens(
         self,
@@ -129,49 +123,11 @@ class TokenTracker:
     ) -> int:
         """Tokens of a conversation as the model receives it, priming of the reply included
         (and tool definitions, when given)."""
-        total = sum(self._message_counts(conversation)) + self._format.reply_priming
-        if tools:
-            total += self.count_tools_tokens(tools)
-        return total
+        return self._chat.conversation_tokens(conversation, tools)
 
     def count_tools_tokens(self, tools: Sequence[Mapping[str, Any]]) -> int:
         """Tokens that tool (function) definitions add, with OpenAI's cookbook constants."""
-        fmt: ToolFormat = self._info.tool_format
-        total = 0
-        for i, tool in enumerate(tools):
-            function = tool.get("function", tool)
-            if not isinstance(function, Mapping) or "name" not in function:
-                raise ValueError(f"tool {i} has no function name")
-            total += fmt.func_init
-            description = str(function.get("description", "")).removesuffix(".")
-            total += self.count_tokens(f"{function['name']}:{description}")
-            properties = (function.get("parameters") or {}).get("properties") or {}
-            if properties:
-                total += fmt.prop_init
-                for key, prop in properties.items():
-                    total += fmt.prop_key
-                    if "enum" in prop:
-                        total += fmt.enum_init
-                        for item in prop["enum"]:
-                            total += fmt.enum_item + self.count_tokens(str(item))
-                    p_desc = str(prop.get("description", "")).removesuffix(".")
-                    total += self.count_tokens(f"{key}:{prop.get('type', '')}:{p_desc}")
-        return total + fmt.func_end if tools else 0
-
-    def _message_counts(self, messages: Sequence[Mapping[str, Any]]) -> list[int]:
-        fmt = self._format
-        if self._encoding is not None:
-            counts: list[int] = _core.chat_message_tokens(
-                self._encoding._core, messages, fmt.per_message, fmt.per_name
-            )
-            return counts
-        return [
-            fmt.per_message
-            + self.count_tokens(role)
-            + sum(self.count_tokens(t) for t in texts)
-            + (self.count_tokens(name) + fmt.per_name if name is not None else 0)
-            for role, texts, name in _message_texts(messages)
-        ]
+        return self._chat.tools_tokens(tools)
 
     # ------------------------------------------------------------------ limits
 
@@ -184,18 +140,7 @@ class TokenTracker:
         TokenLimitExceededError when the system messages alone do not fit.
         """
         budget = _check_budget(max_tokens)
-        fmt = self._format
-        if self._encoding is not None:
-            kept, tokens = _core.chat_prune(
-                self._encoding._core,
-                conversation,
-                budget,
-                fmt.per_message,
-                fmt.per_name,
-                fmt.reply_priming,
-            )
-        else:
-            kept, tokens = _prune(self._message_counts(conversation), conversation, budget, fmt)
+        kept, tokens = self._chat.prune(conversation, budget)
         if kept is None:
             raise TokenLimitExceededError(
                 f"the system messages alone need {tokens} tokens, over the budget of {budget}",
@@ -233,20 +178,10 @@ class TokenTracker:
         return self.context_window - reserve
 
 
-def _message_texts(
-    messages: Sequence[Mapping[str, Any]],
-) -> list[tuple[str, list[str], str | None]]:
-    if _core is not None:
-        return _core.chat_message_texts(messages)
-    # Without the core: the plain shape only (str role and content, optional str name).
-    out: list[tuple[str, list[str], str | None]] = []
-    for i, m in enumerate(messages):
-        if not isinstance(m, Mapping) or "role" not in m or "content" not in m:
-            raise ValueError(f"message {i} must be a mapping with 'role' and 'content'")
-        content = m["content"]
-        texts = [content] if isinstance(content, str) else []
-        out.append((str(m["role"]), texts, m.get("name")))
-    return out
+def _counter(text: Any, info: ModelInfo) -> ChatCounter:
+    """The ChatCounter for a way of counting text; the plain one when the core is missing."""
+    counter = _PlainChatCounter if _core is None else ChatCounter
+    return counter(text, info.chat_format, info.tool_format)
 
 
 def _whole_tool_exchanges(conversation: Sequence[Mapping[str, Any]], kept: list[int]) -> list[int]:
@@ -254,39 +189,54 @@ def _whole_tool_exchanges(conversation: Sequence[Mapping[str, Any]], kept: list[
     never start with the answer to a call they no longer contain (the APIs refuse that)."""
     orphans = set()
     for i in kept:
-        role = conversation[i].get("role")
-        if role in ("system", "developer"):
+        if is_system_message(conversation[i]):
             continue
-        if role not in ("tool", "function"):
+        if conversation[i].get("role") not in ("tool", "function"):
             break
         orphans.add(i)
     return [i for i in kept if i not in orphans] if orphans else kept
 
 
-def _prune(
-    counts: list[int],
-    conversation: Sequence[Mapping[str, Any]],
-    budget: int,
-    fmt: ChatFormat,
-) -> tuple[list[int] | None, int]:
-    """The same pruning as the core's, for counters that are not in the core."""
-    system = [i for i, m in enumerate(conversation) if m.get("role") in ("system", "developer")]
-    total = fmt.reply_priming + sum(counts[i] for i in system)
-    if total > budget:
-        return None, total
-    cut = len(conversation)
-    is_system = set(system)
-    for i in range(len(conversation) - 1, -1, -1):
-        if i in is_system:
-            continue
-        if total + counts[i] > budget:
-            break
-        total += counts[i]
-        cut = i
-    return [i for i in range(len(conversation)) if i >= cut or i in is_system], total
+class _PlainChatCounter(ChatCounter):
+    """The fallback when the Rust core cannot be loaded: plain messages only (str role and
+    content, optional str name), counted and pruned in Python."""
+
+    def message_tokens(self, messages: Sequence[Mapping[str, Any]]) -> list[int]:
+        fmt: ChatFormat = self.chat_format
+        counts = []
+        for i, m in enumerate(messages):
+            if not isinstance(m, Mapping) or "role" not in m or "content" not in m:
+                raise ValueError(f"message {i} must be a mapping with 'role' and 'content'")
+            content, name = m["content"], m.get("name")
+            counts.append(
+                fmt.per_message
+                + self.count_text(str(m["role"]))
+                + (self.count_text(content) if isinstance(content, str) else 0)
+                + (self.count_text(name) + fmt.per_name if name is not None else 0)
+            )
+        return counts
+
+    def prune(
+        self, messages: Sequence[Mapping[str, Any]], budget: int
+    ) -> tuple[list[int] | None, int]:
+        counts = self.message_tokens(messages)
+        system = {i for i, m in enumerate(messages) if is_system_message(m)}
+        total = self.chat_format.reply_priming + sum(counts[i] for i in system)
+        if total > budget:
+            return None, total
+        cut = len(messages)
+        for i in range(len(messages) - 1, -1, -1):
+            if i in system:
+                continue
+            if total + counts[i] > budget:
+                break
+            total += counts[i]
+            cut = i
+        return [i for i in range(len(messages)) if i >= cut or i in system], total
 
 
-def _load_hf_tokenizer(path: str | os.PathLike[str]) -> Any:
+def _load_hf_tokenizer(path: str | os.PathLike[str]) -> Callable[[str], int]:
+    """A text counter with the ``tokenizer.json`` at ``path`` (or in that directory)."""
     try:
         from tokenizers import Tokenizer
     except ImportError as e:
@@ -299,4 +249,12 @@ def _load_hf_tokenizer(path: str | os.PathLike[str]) -> Any:
         p = os.path.join(p, "tokenizer.json")
     if not os.path.isfile(p):
         raise ConfigurationError(f"no tokenizer.json at {p}")
-    return Tokenizer.from_file(p)
+    try:
+        tokenizer = Tokenizer.from_file(p)
+    except Exception as e:  # the tokenizers package raises a bare Exception
+        raise ConfigurationError(f"cannot load the tokenizer at {p}: {e}") from e
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    return count
