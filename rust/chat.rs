@@ -118,6 +118,49 @@ pub enum Kind {
     Other,
 }
 
+/// The fields the policy reads by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Role,
+    Content,
+    Name,
+    ToolCalls,
+    FunctionCall,
+    Type,
+    Text,
+    Function,
+    Arguments,
+}
+
+impl Field {
+    /// Every field, in declaration order (`ALL[f as usize] == f`).
+    pub const ALL: [Field; 9] = [
+        Field::Role,
+        Field::Content,
+        Field::Name,
+        Field::ToolCalls,
+        Field::FunctionCall,
+        Field::Type,
+        Field::Text,
+        Field::Function,
+        Field::Arguments,
+    ];
+
+    pub const fn key(self) -> &'static str {
+        match self {
+            Field::Role => "role",
+            Field::Content => "content",
+            Field::Name => "name",
+            Field::ToolCalls => "tool_calls",
+            Field::FunctionCall => "function_call",
+            Field::Type => "type",
+            Field::Text => "text",
+            Field::Function => "function",
+            Field::Arguments => "arguments",
+        }
+    }
+}
+
 /// A value of a chat message, from any source: the field policy reads messages through this
 /// and nothing else.
 pub trait ChatValue: Sized + Clone {
@@ -126,12 +169,17 @@ pub trait ChatValue: Sized + Clone {
     fn kind(&self) -> Kind;
     /// The name of the value's type, for error messages.
     fn type_name(&self) -> String;
-    /// `self[key]` of a map; None when absent.
-    fn get(&self, key: &'static str) -> Result<Option<Self>, Self::Error>;
+    /// `self[field.key()]` of a map; None when absent.
+    fn get(&self, field: Field) -> Result<Option<Self>, Self::Error>;
     /// The items of a list.
     fn items(&self) -> Result<Vec<Self>, Self::Error>;
-    /// The (key, value) entries of a map.
-    fn entries(&self) -> Result<Vec<(Self, Self)>, Self::Error>;
+    /// The number of entries of a map.
+    fn entry_count(&self) -> usize;
+    /// Calls `f` with each (key, value) entry of a map.
+    fn for_each_entry(
+        &self,
+        f: impl FnMut(Self, Self) -> Result<(), Self::Error>,
+    ) -> Result<(), Self::Error>;
     /// Whether this is the string `s`.
     fn is_str(&self, s: &str) -> bool;
     /// The text of a string.
@@ -163,8 +211,13 @@ fn missing<T, E: From<InvalidMessage>>(message: String) -> Result<T, E> {
     Err(InvalidMessage::Missing(message).into())
 }
 
-/// Fields whose text the policy reads itself; every other string field counts as sent.
-const KNOWN_FIELDS: [&str; 5] = ["role", "content", "name", "tool_calls", "function_call"];
+/// Whether the policy reads this field itself; every other string field counts as sent.
+fn known(key: &str) -> bool {
+    matches!(
+        key,
+        "role" | "content" | "name" | "tool_calls" | "function_call"
+    )
+}
 
 /// The fields of one message that count, checked, still the source's values.
 pub struct MessageFields<V> {
@@ -201,6 +254,7 @@ impl<V: ChatValue> MessageFields<V> {
 }
 
 /// Message `i`'s role: the message must be a map with a str `role`.
+#[inline]
 pub fn message_role<V: ChatValue>(i: usize, msg: &V) -> Result<V, V::Error> {
     if msg.kind() != Kind::Map {
         return wrong(format!(
@@ -208,7 +262,7 @@ pub fn message_role<V: ChatValue>(i: usize, msg: &V) -> Result<V, V::Error> {
             msg.type_name()
         ));
     }
-    let Some(role) = msg.get("role")? else {
+    let Some(role) = msg.get(Field::Role)? else {
         return missing(format!("message {i} has no 'role'"));
     };
     if role.kind() != Kind::Str {
@@ -221,9 +275,9 @@ pub fn message_role<V: ChatValue>(i: usize, msg: &V) -> Result<V, V::Error> {
 }
 
 /// Whether message `i` is a system instruction (checking that it has a str role).
+#[inline]
 pub fn is_system_message<V: ChatValue>(i: usize, msg: &V) -> Result<bool, V::Error> {
-    let role = message_role(i, msg)?;
-    Ok(SYSTEM_ROLES.iter().any(|r| role.is_str(r)))
+    Ok(is_system_role(&message_role(i, msg)?.text()?))
 }
 
 /// The fields of message `i` that count, checked: a str `role`; `content` a str or a list of
@@ -233,13 +287,25 @@ pub fn is_system_message<V: ChatValue>(i: usize, msg: &V) -> Result<bool, V::Err
 /// cost is not text, and depends on what the message does not carry (an image's size).
 pub fn message_fields<V: ChatValue>(i: usize, msg: &V) -> Result<MessageFields<V>, V::Error> {
     let role = message_role(i, msg)?;
-    let present = |key| -> Result<Option<V>, V::Error> {
-        Ok(msg.get(key)?.filter(|v| v.kind() != Kind::Null))
+    let [content, name, tool_calls, function_call] = [
+        Field::Content,
+        Field::Name,
+        Field::ToolCalls,
+        Field::FunctionCall,
+    ]
+    .map(|f| msg.get(f));
+    let (content, name) = (content?, name?);
+    let present = |v: Result<Option<V>, V::Error>| -> Result<Option<V>, V::Error> {
+        Ok(v?.filter(|v| v.kind() != Kind::Null))
     };
-    let tool_calls = present("tool_calls")?;
-    let function_call = present("function_call")?;
-    let mut texts = Vec::new();
-    match msg.get("content")? {
+    let (tool_calls, function_call) = (present(tool_calls)?, present(function_call)?);
+    // Known fields found (None values included): any other entry is a field to look at.
+    let found = 1
+        + [&content, &name].iter().filter(|v| v.is_some()).count()
+        + usize::from(tool_calls.is_some())
+        + usize::from(function_call.is_some());
+    let mut texts = Vec::with_capacity(2);
+    match content {
         Some(c) if c.kind() == Kind::Str => texts.push(c),
         Some(c) if c.kind() == Kind::List => content_parts(i, &c, &mut texts)?,
         Some(c) if c.kind() != Kind::Null => {
@@ -265,22 +331,21 @@ pub fn message_fields<V: ChatValue>(i: usize, msg: &V) -> Result<MessageFields<V
                     call.type_name()
                 ));
             }
-            let function = call.get("function")?.unwrap_or_else(|| call.clone());
-            call_texts(
-                &format!("message {i}: tool call {j}"),
-                &function,
-                &mut texts,
-            )?;
+            let function = call.get(Field::Function)?.unwrap_or_else(|| call.clone());
+            call_texts(i, Some(j), &function, &mut texts)?;
         }
     } else if let Some(f) = function_call {
-        call_texts(&format!("message {i}: 'function_call'"), &f, &mut texts)?;
+        call_texts(i, None, &f, &mut texts)?;
     }
-    for (key, value) in msg.entries()? {
-        if value.kind() == Kind::Str && !KNOWN_FIELDS.iter().any(|k| key.is_str(k)) {
-            texts.push(value);
-        }
+    if msg.entry_count() > found {
+        msg.for_each_entry(|key, value| {
+            if value.kind() == Kind::Str && (key.kind() != Kind::Str || !known(&key.text()?)) {
+                texts.push(value);
+            }
+            Ok(())
+        })?;
     }
-    let name = match msg.get("name")? {
+    let name = match name {
         Some(n) if n.kind() == Kind::Str => Some(n),
         Some(n) if n.kind() != Kind::Null => {
             return wrong(format!(
@@ -302,12 +367,12 @@ fn content_parts<V: ChatValue>(i: usize, content: &V, texts: &mut Vec<V>) -> Res
                 part.type_name()
             ));
         }
-        match part.get("type")? {
+        match part.get(Field::Type)? {
             Some(t) if t.is_str("text") => {}
             Some(t) if t.kind() == Kind::Str => continue,
             _ => return missing(format!("message {i}: content part {j} has no str 'type'")),
         }
-        let Some(text) = part.get("text")? else {
+        let Some(text) = part.get(Field::Text)? else {
             return missing(format!("message {i}: content part {j} has no 'text'"));
         };
         if text.kind() != Kind::Str {
@@ -321,16 +386,23 @@ fn content_parts<V: ChatValue>(i: usize, content: &V, texts: &mut Vec<V>) -> Res
     Ok(())
 }
 
-/// A call's function name and argument text (they travel in the prompt too).
-fn call_texts<V: ChatValue>(what: &str, function: &V, texts: &mut Vec<V>) -> Result<(), V::Error> {
+/// A call's function name and argument text (they travel in the prompt too): message `i`'s
+/// tool call `j`, or its `function_call`.
+fn call_texts<V: ChatValue>(
+    i: usize,
+    j: Option<usize>,
+    function: &V,
+    texts: &mut Vec<V>,
+) -> Result<(), V::Error> {
     if function.kind() != Kind::Map {
+        let what = j.map_or("'function_call'".into(), |j| format!("tool call {j}"));
         return wrong(format!(
-            "{what}: the function must be a dict, got {}",
+            "message {i}: {what}: the function must be a dict, got {}",
             function.type_name()
         ));
     }
-    for key in ["name", "arguments"] {
-        if let Some(v) = function.get(key)?.filter(|v| v.kind() == Kind::Str) {
+    for field in [Field::Name, Field::Arguments] {
+        if let Some(v) = function.get(field)?.filter(|v| v.kind() == Kind::Str) {
             texts.push(v);
         }
     }
@@ -398,11 +470,10 @@ pub fn prune_messages<V: ChatValue>(
     budget: i64,
     mut count: impl FnMut(&str) -> Result<usize, V::Error>,
 ) -> Result<Result<Pruned, SystemTooLarge>, V::Error> {
-    let system = messages
-        .iter()
-        .enumerate()
-        .map(|(i, m)| is_system_message(i, m))
-        .collect::<Result<Vec<bool>, _>>()?;
+    let mut system = Vec::with_capacity(messages.len());
+    for (i, m) in messages.iter().enumerate() {
+        system.push(is_system_message(i, m)?);
+    }
     prune_with(
         messages.len(),
         |i| system[i],
@@ -545,7 +616,8 @@ mod tests {
             }
             .into()
         }
-        fn get(&self, key: &'static str) -> Result<Option<J>, InvalidMessage> {
+        fn get(&self, field: Field) -> Result<Option<J>, InvalidMessage> {
+            let key = field.key();
             let J::M(entries) = self else {
                 panic!("get on {self:?}")
             };
@@ -560,12 +632,22 @@ mod tests {
             };
             Ok(items.clone())
         }
-        fn entries(&self) -> Result<Vec<(J, J)>, InvalidMessage> {
+        fn entry_count(&self) -> usize {
+            let J::M(entries) = self else {
+                panic!("len of {self:?}")
+            };
+            entries.len()
+        }
+        fn for_each_entry(
+            &self,
+            mut f: impl FnMut(J, J) -> Result<(), InvalidMessage>,
+        ) -> Result<(), InvalidMessage> {
             let J::M(entries) = self else {
                 panic!("entries of {self:?}")
             };
-            Ok(entries.iter().map(|(k, v)| (J::S(k), v.clone())).collect())
+            entries.iter().try_for_each(|(k, v)| f(J::S(k), v.clone()))
         }
+
         fn is_str(&self, s: &str) -> bool {
             matches!(self, J::S(t) if *t == s)
         }

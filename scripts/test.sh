@@ -24,6 +24,8 @@ echo "== Python: format, lints, types"
 "$VENV/bin/ruff" format --check python tests benches
 "$VENV/bin/ruff" check python tests benches
 "$VENV/bin/mypy"
+# The type stub of the extension against the extension built into the wheel.
+"$VENV/bin/python" -m mypy.stubtest devsynth._core
 
 echo "== Python tests, against the installed wheel"
 # The source package lives under python/, which is not on sys.path: this is the wheel.

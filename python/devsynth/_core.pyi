@@ -3,16 +3,41 @@ this, directly."""
 
 from collections.abc import Callable, Iterable, Sequence
 from os import PathLike
+from typing import final
 
+# Every name the extension exports (mypy.stubtest checks this list and each signature).
+__all__ = [
+    "BUILTIN_ENCODINGS",
+    "DEFAULT_BLOCK_BYTES",
+    "DEFAULT_CHUNK_BYTES",
+    "RANK_FILES",
+    "SYSTEM_ROLES",
+    "CoreEncoding",
+    "SpecialTokenSet",
+    "StreamCounter",
+    "__version__",
+    "chat_format",
+    "chat_message_tokens",
+    "chat_prune",
+    "count_arrow",
+    "count_files",
+    "count_numpy_str",
+    "count_objects",
+    "hash_embedding",
+    "hash_embeddings",
+    "walk_paths",
+]
 BUILTIN_ENCODINGS: list[str]
 MAX_THREADS: int
 MAX_DIMENSIONS: int
 RANK_FILES: list[tuple[str, str]]
 __version__: str
 
+@final
 class SpecialTokenSet:
     def __len__(self) -> int: ...
 
+@final
 class CoreEncoding:
     @staticmethod
     def builtin(name: str) -> CoreEncoding: ...
@@ -83,9 +108,9 @@ class CoreEncoding:
     def token_byte_values(self) -> list[bytes]: ...
     def mergeable_ranks(self) -> dict[bytes, int]: ...
 
-def hash_embedding(text: str, dimensions: int = 256) -> list[float]: ...
+def hash_embedding(text: str, dimensions: int = ...) -> list[float]: ...
 def hash_embeddings(
-    texts: Sequence[str], dimensions: int = 256, num_threads: int | None = None
+    texts: Sequence[str], dimensions: int = ..., num_threads: int | None = None
 ) -> list[list[float]]: ...
 
 # Chat (rust/py/chat.rs): a counter is an encoding, or a callable giving a text's token count.
@@ -131,15 +156,16 @@ def count_files(
     progress: Callable[[int, int], object] | None = None,
 ) -> list[tuple[str, int, int, str]]: ...
 
+@final
 class StreamCounter:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         encoding: CoreEncoding,
         *,
         undecodable: str = "replace",
         skip_binary: bool = True,
         chunk_bytes: int = ...,
-    ) -> None: ...
+    ) -> StreamCounter: ...
     def feed(self, data: bytes) -> bool: ...
     def finish(self) -> tuple[str, int, int, str]: ...
     @property

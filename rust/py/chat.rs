@@ -6,11 +6,12 @@ use std::borrow::Cow;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use super::encoding::CoreEncoding;
 use super::{encode_err, items_of, run_detached, text_of, type_name};
-use crate::chat::{self, ChatFormat, ChatValue, InvalidMessage, Kind};
+use crate::chat::{self, ChatFormat, ChatValue, Field, InvalidMessage, Kind};
 
 impl From<InvalidMessage> for PyErr {
     fn from(e: InvalidMessage) -> PyErr {
@@ -21,60 +22,114 @@ impl From<InvalidMessage> for PyErr {
     }
 }
 
-impl ChatValue for Bound<'_, PyAny> {
-    type Error = PyErr;
+/// A Python value with its kind, found once (the policy asks a value's kind several times).
+#[derive(Clone)]
+struct Value<'py> {
+    obj: Bound<'py, PyAny>,
+    kind: Kind,
+}
 
-    fn kind(&self) -> Kind {
-        if self.is_instance_of::<PyString>() {
-            Kind::Str
-        } else if self.is_none() {
-            Kind::Null
-        } else if self.is_instance_of::<PyDict>() {
+impl<'py> Value<'py> {
+    #[inline]
+    fn new(obj: Bound<'py, PyAny>) -> Self {
+        // Exact types first: messages are plain dicts of plain strs.
+        let kind = if obj.is_exact_instance_of::<PyDict>() {
             Kind::Map
-        } else if self.is_instance_of::<PyList>() || self.is_instance_of::<PyTuple>() {
+        } else if obj.is_exact_instance_of::<PyString>() {
+            Kind::Str
+        } else if obj.is_none() {
+            Kind::Null
+        } else if obj.is_instance_of::<PyString>() {
+            Kind::Str
+        } else if obj.is_instance_of::<PyDict>() {
+            Kind::Map
+        } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
             Kind::List
         } else {
             Kind::Other
+        };
+        Value { obj, kind }
+    }
+
+    #[inline]
+    fn dict(&self) -> PyResult<&Bound<'py, PyDict>> {
+        if self.kind != Kind::Map {
+            return Err(PyTypeError::new_err("expected a dict"));
         }
+        // SAFETY: `kind` is Map only for dicts (see `new`).
+        Ok(unsafe { self.obj.cast_unchecked::<PyDict>() })
+    }
+}
+
+impl<'py> ChatValue for Value<'py> {
+    type Error = PyErr;
+
+    fn kind(&self) -> Kind {
+        self.kind
     }
 
     fn type_name(&self) -> String {
-        type_name(self)
+        type_name(&self.obj)
     }
 
-    fn get(&self, key: &'static str) -> PyResult<Option<Self>> {
-        let py = self.py();
-        // The policy's keys, interned once each: looked up for every message.
-        let key = match key {
-            "role" => pyo3::intern!(py, "role"),
-            "content" => pyo3::intern!(py, "content"),
-            "name" => pyo3::intern!(py, "name"),
-            "tool_calls" => pyo3::intern!(py, "tool_calls"),
-            "function_call" => pyo3::intern!(py, "function_call"),
-            "type" => pyo3::intern!(py, "type"),
-            "text" => pyo3::intern!(py, "text"),
-            "function" => pyo3::intern!(py, "function"),
-            other => &PyString::new(py, other),
-        };
-        self.cast::<PyDict>()?.get_item(key)
+    #[inline]
+    fn get(&self, field: Field) -> PyResult<Option<Self>> {
+        let py = self.obj.py();
+        // The keys, interned once: they are looked up for every message.
+        static KEYS: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
+        let keys = KEYS.get_or_init(py, || {
+            let key = |f: &Field| PyString::intern(py, f.key()).unbind();
+            Field::ALL.iter().map(key).collect()
+        });
+        let value = self.dict()?.get_item(keys[field as usize].bind(py))?;
+        Ok(value.map(Value::new))
     }
 
     fn items(&self) -> PyResult<Vec<Self>> {
-        self.try_iter()?.collect()
+        self.obj.try_iter()?.map(|o| o.map(Value::new)).collect()
     }
 
-    fn entries(&self) -> PyResult<Vec<(Self, Self)>> {
-        Ok(self.cast::<PyDict>()?.iter().collect())
+    fn entry_count(&self) -> usize {
+        self.dict().map_or(0, |d| d.len())
+    }
+
+    fn for_each_entry(&self, mut f: impl FnMut(Self, Self) -> PyResult<()>) -> PyResult<()> {
+        let entries = self.dict()?.iter();
+        entries
+            .into_iter()
+            .try_for_each(|(k, v)| f(Value::new(k), Value::new(v)))
     }
 
     fn is_str(&self, s: &str) -> bool {
-        self.cast::<PyString>()
-            .is_ok_and(|t| t.to_str().is_ok_and(|t| t == s))
+        self.kind == Kind::Str
+            && self
+                .obj
+                .cast::<PyString>()
+                .is_ok_and(|t| t.to_str().is_ok_and(|t| t == s))
     }
 
+    #[inline]
     fn text(&self) -> PyResult<Cow<'_, str>> {
-        text_of(self)
+        if self.kind == Kind::Str {
+            // SAFETY: `kind` is Str only for strs (see `new`).
+            let s = unsafe { self.obj.cast_unchecked::<PyString>() };
+            if let Ok(t) = s.to_str() {
+                return Ok(Cow::Borrowed(t));
+            }
+        }
+        text_of(&self.obj) // lone surrogates mended, or the TypeError
     }
+}
+
+/// The messages of a sequence, as policy values.
+fn messages_of<'py>(messages: &Bound<'py, PyAny>) -> PyResult<Vec<Value<'py>>> {
+    if messages.is_instance_of::<PyString>() {
+        return items_of(messages).map(|_| Vec::new()); // its error: a str is no list
+    }
+    if let Ok(list) = messages.cast::<PyList>() {
+        return Ok(list.iter().map(Value::new).collect());
+    }
+    messages.try_iter()?.map(|m| m.map(Value::new)).collect()
 }
 
 /// What counts a text: an encoding (ordinary text), or a Python callable `str -> int`.
@@ -120,7 +175,7 @@ pub(crate) fn chat_message_tokens(
         reply_priming: 0,
     };
     let counter = Counter::of(counter)?;
-    let items = items_of(messages)?;
+    let items = messages_of(messages)?;
     let fields = items
         .iter()
         .enumerate()
@@ -162,7 +217,7 @@ pub(crate) fn chat_prune(
         reply_priming,
     };
     let counter = Counter::of(counter)?;
-    let items = items_of(messages)?;
+    let items = messages_of(messages)?;
     Ok(
         match chat::prune_messages(&items, format, budget, |t| counter.count(t))? {
             Ok(p) => (Some(p.kept), p.tokens),
