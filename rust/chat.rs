@@ -21,6 +21,30 @@ pub fn is_system_role(role: &str) -> bool {
     SYSTEM_ROLES.contains(&role)
 }
 
+/// Roles whose messages answer a tool (or function) call: pruning never keeps one without the
+/// call it answers (the APIs refuse that).
+pub const TOOL_RESULT_ROLES: [&str; 2] = ["tool", "function"];
+
+/// What pruning needs to know of a message's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    System,
+    ToolResult,
+    Other,
+}
+
+impl Role {
+    pub fn of(role: &str) -> Role {
+        if is_system_role(role) {
+            Role::System
+        } else if TOOL_RESULT_ROLES.contains(&role) {
+            Role::ToolResult
+        } else {
+            Role::Other
+        }
+    }
+}
+
 /// The constants of one model family's chat format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChatFormat {
@@ -63,8 +87,8 @@ pub struct MessageText<'a> {
 }
 
 impl MessageText<'_> {
-    pub fn is_system(&self) -> bool {
-        is_system_role(self.role)
+    pub fn role(&self) -> Role {
+        Role::of(self.role)
     }
 }
 
@@ -274,10 +298,10 @@ pub fn message_role<V: ChatValue>(i: usize, msg: &V) -> Result<V, V::Error> {
     Ok(role)
 }
 
-/// Whether message `i` is a system instruction (checking that it has a str role).
+/// What message `i`'s role is to pruning (checking that it has a str role).
 #[inline]
-pub fn is_system_message<V: ChatValue>(i: usize, msg: &V) -> Result<bool, V::Error> {
-    Ok(is_system_role(&message_role(i, msg)?.text()?))
+pub fn role_of<V: ChatValue>(i: usize, msg: &V) -> Result<Role, V::Error> {
+    Ok(Role::of(&message_role(i, msg)?.text()?))
 }
 
 /// The fields of message `i` that count, checked: a str `role`; `content` a str or a list of
@@ -443,7 +467,8 @@ pub struct Pruned {
 }
 
 /// Keeps every system message and the longest run of newest other messages that fits in
-/// `budget` together with them (reply priming included).
+/// `budget` together with them (reply priming included), less any tool results at the start
+/// of that run (the call they answer was dropped).
 pub fn prune(
     enc: &Encoding,
     format: ChatFormat,
@@ -452,7 +477,7 @@ pub fn prune(
 ) -> Result<Pruned, PruneError> {
     let pruned = prune_with(
         messages.len(),
-        |i| messages[i].is_system(),
+        |i| messages[i].role(),
         |i| message_tokens(enc, format, &messages[i]),
         format,
         budget,
@@ -470,13 +495,13 @@ pub fn prune_messages<V: ChatValue>(
     budget: i64,
     mut count: impl FnMut(&str) -> Result<usize, V::Error>,
 ) -> Result<Result<Pruned, SystemTooLarge>, V::Error> {
-    let mut system = Vec::with_capacity(messages.len());
+    let mut roles = Vec::with_capacity(messages.len());
     for (i, m) in messages.iter().enumerate() {
-        system.push(is_system_message(i, m)?);
+        roles.push(role_of(i, m)?);
     }
     prune_with(
         messages.len(),
-        |i| system[i],
+        |i| roles[i],
         |i| {
             let fields = message_fields(i, &messages[i])?;
             message_tokens_with(format, &fields.texts()?.view(), &mut count)
@@ -486,16 +511,17 @@ pub fn prune_messages<V: ChatValue>(
     )
 }
 
-/// `prune` over any source of messages: `is_system(i)` and `tokens(i)` are asked only for the
+/// `prune` over any source of messages: `role(i)` and `tokens(i)` are asked only for the
 /// messages the decision needs. Walks from the newest message back and stops at the first that
 /// does not fit, so the cost grows with what is kept, not with the length of the conversation.
 pub fn prune_with<E>(
     len: usize,
-    is_system: impl Fn(usize) -> bool,
+    role: impl Fn(usize) -> Role,
     mut tokens: impl FnMut(usize) -> Result<i64, E>,
     format: ChatFormat,
     budget: i64,
 ) -> Result<Result<Pruned, SystemTooLarge>, E> {
+    let is_system = |i| role(i) == Role::System;
     let mut fixed = format.reply_priming;
     for i in (0..len).filter(|&i| is_system(i)) {
         fixed += tokens(i)?;
@@ -518,6 +544,13 @@ pub fn prune_with<E>(
         }
         total += t;
         cut = i;
+    }
+    // The run never starts with the answer to a call it no longer holds.
+    while cut < len && role(cut) != Role::Other {
+        if role(cut) == Role::ToolResult {
+            total -= tokens(cut)?;
+        }
+        cut += 1;
     }
     let kept = (0..len).filter(|&i| i >= cut || is_system(i)).collect();
     Ok(Ok(Pruned {
@@ -677,7 +710,10 @@ mod tests {
         assert!(is_system_role("system") && is_system_role("developer"));
         assert!(!is_system_role("user") && !is_system_role("System"));
         let dev = m(vec![("role", J::S("developer")), ("content", J::S("x"))]);
-        assert!(is_system_message(0, &dev).unwrap());
+        assert_eq!(role_of(0, &dev).unwrap(), Role::System);
+        assert_eq!(Role::of("tool"), Role::ToolResult);
+        assert_eq!(Role::of("function"), Role::ToolResult);
+        assert_eq!(Role::of("assistant"), Role::Other);
         assert_eq!(
             ChatFormat::for_model("gpt-3.5-turbo-0301"),
             ChatFormat::GPT35_0301
@@ -831,6 +867,32 @@ mod tests {
         assert!(matches!(got, InvalidMessage::Missing(_)));
         let got = message_fields(0, &J::Int).err().unwrap();
         assert!(matches!(got, InvalidMessage::WrongType(_)));
+    }
+
+    #[test]
+    fn pruning_never_starts_with_a_result_whose_call_was_dropped() {
+        let enc = builtin::get("cl100k_base").unwrap();
+        let msgs = vec![
+            msg("system", "Be brief."),
+            msg("user", "weather?"),
+            msg("assistant", "calling get_weather"),
+            msg("tool", "sunny"),
+            msg("function", "warm"),
+            msg("user", "thanks"),
+        ];
+        let each: Vec<i64> = msgs
+            .iter()
+            .map(|m| message_tokens(enc, ChatFormat::CURRENT, m).unwrap())
+            .collect();
+        let fixed = 3 + each[0];
+        // Room down to the first tool result, not its call: both results go too.
+        let budget = fixed + each[3] + each[4] + each[5];
+        let p = prune(enc, ChatFormat::CURRENT, &msgs, budget).unwrap();
+        assert_eq!(p.kept, vec![0, 5]);
+        assert_eq!(p.tokens, fixed + each[5]);
+        // With room for the call, the whole exchange stays.
+        let p = prune(enc, ChatFormat::CURRENT, &msgs, budget + each[2]).unwrap();
+        assert_eq!(p.kept, vec![0, 2, 3, 4, 5]);
     }
 
     #[test]

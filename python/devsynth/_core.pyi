@@ -12,6 +12,7 @@ __all__ = [
     "DEFAULT_CHUNK_BYTES",
     "RANK_FILES",
     "SYSTEM_ROLES",
+    "TOOL_RESULT_ROLES",
     "CoreEncoding",
     "SpecialTokenSet",
     "StreamCounter",
@@ -115,6 +116,7 @@ def hash_embeddings(
 
 # Chat (rust/py/chat.rs): a counter is an encoding, or a callable giving a text's token count.
 SYSTEM_ROLES: list[str]
+TOOL_RESULT_ROLES: list[str]
 
 def chat_format(model: str | None = None) -> tuple[int, int, int]: ...
 def chat_message_tokens(

@@ -239,5 +239,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(chat_prune, m)?)?;
     m.add_function(wrap_pyfunction!(chat_format, m)?)?;
     m.add("SYSTEM_ROLES", chat::SYSTEM_ROLES.to_vec())?;
+    m.add("TOOL_RESULT_ROLES", chat::TOOL_RESULT_ROLES.to_vec())?;
     Ok(())
 }

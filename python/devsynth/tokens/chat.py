@@ -2,7 +2,8 @@
 text.
 
 - :data:`SYSTEM_ROLES` and :func:`is_system_message`: which messages are system instructions
-  (kept whatever the budget; Anthropic's ``system`` field);
+  (kept whatever the budget; Anthropic's ``system`` field); :func:`is_tool_result`: which
+  answer a tool call (never kept without the call);
 - :class:`ChatFormat`: the formula's constants for a model; :class:`ToolFormat`: the
   cookbook's constants for tool definitions;
 - :class:`ChatCounter`: messages, conversations and tool definitions counted, and
@@ -27,6 +28,8 @@ from devsynth.tokens.core import Encoding
 
 #: Roles whose messages are instructions to the model.
 SYSTEM_ROLES: frozenset[str] = frozenset(_core.SYSTEM_ROLES)
+#: Roles whose messages answer a tool call (pruning never keeps one without its call).
+TOOL_RESULT_ROLES: frozenset[str] = frozenset(_core.TOOL_RESULT_ROLES)
 
 # The core counts budgets in i64; any budget above that fits every conversation.
 _MAX_BUDGET = 2**63 - 1
@@ -36,6 +39,12 @@ def is_system_message(message: Mapping[str, Any]) -> bool:
     """Whether a chat message is a system (or developer) instruction."""
     role = message.get("role")
     return isinstance(role, str) and role in SYSTEM_ROLES
+
+
+def is_tool_result(message: Mapping[str, Any]) -> bool:
+    """Whether a chat message answers a tool (or function) call."""
+    role = message.get("role")
+    return isinstance(role, str) and role in TOOL_RESULT_ROLES
 
 
 @dataclass(frozen=True)
@@ -120,8 +129,9 @@ class ChatCounter:
         self, messages: Sequence[Mapping[str, Any]], budget: int
     ) -> tuple[list[int] | None, int]:
         """(indices kept, their tokens): every system message and the longest run of newest
-        messages that fits in ``budget`` (a non-negative int), reply priming included; or
-        (None, tokens the system messages alone need) when they do not fit."""
+        messages that fits in ``budget`` (a non-negative int), reply priming included, less any
+        tool results at its start (their call was dropped); or (None, tokens the system
+        messages alone need) when they do not fit."""
         fmt = self.chat_format
         budget = min(budget, _MAX_BUDGET)
         args = (budget, fmt.per_message, fmt.per_name, fmt.reply_priming)

@@ -36,7 +36,7 @@ def to_anthropic_messages(
     messages: list[dict[str, Any]],
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """``(system, messages)`` for the Messages API from OpenAI-shaped chat messages."""
-    from devsynth.tokens.chat import is_system_message  # the core loads on first use
+    from devsynth.tokens.chat import is_system_message, is_tool_result  # the core, on first use
 
     system: list[str] = []
     out: list[dict[str, Any]] = []
@@ -46,7 +46,7 @@ def to_anthropic_messages(
             system.append(_text_of(message.get("content")))
             continue
         content: Any
-        if role in ("tool", "function"):
+        if is_tool_result(message):
             role, content = "user", [_tool_result(message)]
         elif role == "assistant":
             content = _assistant_content(message)

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from devsynth.application.utils.model_info import ModelInfo, model_info
 from devsynth.domain.errors import ConfigurationError, TokenLimitExceededError
-from devsynth.tokens.chat import ChatCounter, ChatFormat, is_system_message
+from devsynth.tokens.chat import ChatCounter, ChatFormat, is_system_message, is_tool_result
 
 __all__ = ["TokenLimitExceededError", "TokenTracker"]
 
@@ -147,7 +147,7 @@ class TokenTracker:
                 current_tokens=tokens,
                 max_tokens=budget,
             )
-        return [conversation[i] for i in _whole_tool_exchanges(conversation, kept)]
+        return [conversation[i] for i in kept]
 
     def ensure_token_limit(self, text: str, max_tokens: int) -> int:
         """Returns the token count of ``text``; raises TokenLimitExceededError over the limit."""
@@ -182,19 +182,6 @@ def _counter(text: Any, info: ModelInfo) -> ChatCounter:
     """The ChatCounter for a way of counting text; the plain one when the core is missing."""
     counter = _PlainChatCounter if _core is None else ChatCounter
     return counter(text, info.chat_format, info.tool_format)
-
-
-def _whole_tool_exchanges(conversation: Sequence[Mapping[str, Any]], kept: list[int]) -> list[int]:
-    """``kept`` without tool results whose call was pruned away: the newest messages kept
-    never start with the answer to a call they no longer contain (the APIs refuse that)."""
-    orphans = set()
-    for i in kept:
-        if is_system_message(conversation[i]):
-            continue
-        if conversation[i].get("role") not in ("tool", "function"):
-            break
-        orphans.add(i)
-    return [i for i in kept if i not in orphans] if orphans else kept
 
 
 class _PlainChatCounter(ChatCounter):
@@ -232,6 +219,10 @@ class _PlainChatCounter(ChatCounter):
                 break
             total += counts[i]
             cut = i
+        # The run never starts with the answer to a call it no longer holds.
+        while cut < len(messages) and (cut in system or is_tool_result(messages[cut])):
+            total -= 0 if cut in system else counts[cut]
+            cut += 1
         return [i for i in range(len(messages)) if i >= cut or i in system], total
 
 
