@@ -195,6 +195,17 @@ pub trait ChatValue: Sized + Clone {
     fn type_name(&self) -> String;
     /// `self[field.key()]` of a map; None when absent.
     fn get(&self, field: Field) -> Result<Option<Self>, Self::Error>;
+    /// `f` of the text of `self[field.key()]` when it is a string, else the value itself.
+    fn with_str<R>(
+        &self,
+        field: Field,
+        f: impl FnOnce(&str) -> R,
+    ) -> Result<Option<Result<R, Self>>, Self::Error> {
+        Ok(match self.get(field)? {
+            Some(v) if v.kind() == Kind::Str => Some(Ok(f(&v.text()?))),
+            other => other.map(Err),
+        })
+    }
     /// The items of a list.
     fn items(&self) -> Result<Vec<Self>, Self::Error>;
     /// The number of entries of a map.
@@ -298,10 +309,17 @@ pub fn message_role<V: ChatValue>(i: usize, msg: &V) -> Result<V, V::Error> {
     Ok(role)
 }
 
-/// What message `i`'s role is to pruning (checking that it has a str role).
+/// What message `i`'s role is to pruning, with `message_role`'s checks (read without keeping
+/// the role: pruning asks this of every message).
 #[inline]
 pub fn role_of<V: ChatValue>(i: usize, msg: &V) -> Result<Role, V::Error> {
-    Ok(Role::of(&message_role(i, msg)?.text()?))
+    if msg.kind() != Kind::Map {
+        return message_role(i, msg).map(|_| Role::Other); // its error
+    }
+    match msg.with_str(Field::Role, Role::of)? {
+        Some(Ok(role)) => Ok(role),
+        _ => message_role(i, msg).map(|_| Role::Other), // its error
+    }
 }
 
 /// The fields of message `i` that count, checked: a str `role`; `content` a str or a list of

@@ -74,15 +74,29 @@ impl<'py> ChatValue for Value<'py> {
 
     #[inline]
     fn get(&self, field: Field) -> PyResult<Option<Self>> {
-        let py = self.obj.py();
-        // The keys, interned once: they are looked up for every message.
-        static KEYS: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
-        let keys = KEYS.get_or_init(py, || {
-            let key = |f: &Field| PyString::intern(py, f.key()).unbind();
-            Field::ALL.iter().map(key).collect()
-        });
-        let value = self.dict()?.get_item(keys[field as usize].bind(py))?;
+        let value = self.dict()?.get_item(key(self.obj.py(), field))?;
         Ok(value.map(Value::new))
+    }
+
+    #[inline]
+    fn with_str<R>(
+        &self,
+        field: Field,
+        f: impl FnOnce(&str) -> R,
+    ) -> PyResult<Option<Result<R, Self>>> {
+        let Some(value) = self.dict()?.get_item(key(self.obj.py(), field))? else {
+            return Ok(None);
+        };
+        if let Ok(s) = value.cast_exact::<PyString>() {
+            if let Ok(t) = s.to_str() {
+                return Ok(Some(Ok(f(t))));
+            }
+        }
+        let value = Value::new(value);
+        Ok(Some(match value.kind {
+            Kind::Str => Ok(f(&value.text()?)),
+            _ => Err(value),
+        }))
     }
 
     fn items(&self) -> PyResult<Vec<Self>> {
@@ -121,13 +135,26 @@ impl<'py> ChatValue for Value<'py> {
     }
 }
 
+/// A field's key, interned once: keys are looked up for every message.
+#[inline]
+fn key(py: Python<'_>, field: Field) -> &Bound<'_, PyString> {
+    static KEYS: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
+    let keys = KEYS.get_or_init(py, || {
+        let key = |f: &Field| PyString::intern(py, f.key()).unbind();
+        Field::ALL.iter().map(key).collect()
+    });
+    keys[field as usize].bind(py)
+}
+
 /// The messages of a sequence, as policy values.
 fn messages_of<'py>(messages: &Bound<'py, PyAny>) -> PyResult<Vec<Value<'py>>> {
     if messages.is_instance_of::<PyString>() {
         return items_of(messages).map(|_| Vec::new()); // its error: a str is no list
     }
     if let Ok(list) = messages.cast::<PyList>() {
-        return Ok(list.iter().map(Value::new).collect());
+        let mut values = Vec::with_capacity(list.len());
+        values.extend(list.iter().map(Value::new));
+        return Ok(values);
     }
     messages.try_iter()?.map(|m| m.map(Value::new)).collect()
 }

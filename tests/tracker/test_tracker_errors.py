@@ -132,3 +132,19 @@ def test_image_parts_add_no_tokens_and_text_parts_count() -> None:
         ],
     }
     assert tracker.count_message_tokens(with_image) == tracker.count_message_tokens(text_only)
+
+
+def test_roles_that_are_str_subclasses_or_hold_lone_surrogates_are_read_as_text() -> None:
+    class Role(str):
+        pass
+
+    tracker = TokenTracker(model="gpt-4o")
+    conversation = [
+        {"role": Role("system"), "content": "Be brief."},
+        {"role": "user\ud800", "content": "x " * 50},
+        {"role": "user", "content": "Hello there"},
+    ]
+    # The system message (a str subclass) stays; the long one does not fit.
+    budget = tracker.count_conversation_tokens([conversation[0], conversation[2]])
+    assert tracker.prune_conversation(conversation, budget) == [conversation[0], conversation[2]]
+    assert tracker.count_message_tokens(conversation[1]) > 50
