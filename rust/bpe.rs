@@ -436,9 +436,10 @@ fn unkey(k: u64) -> (Rank, usize) {
     ((k >> 32) as Rank, (k & 0xFFFF_FFFF) as usize)
 }
 
-/// tiktoken's algorithm, written plainly: the reference the fast paths are tested against.
-#[cfg(test)]
-pub(crate) fn reference_merge(vocab: &Vocab, piece: &[u8]) -> Vec<Rank> {
+/// tiktoken's algorithm, written plainly: the reference the fast paths are tested (and fuzzed)
+/// against.
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn reference_merge(vocab: &Vocab, piece: &[u8]) -> Vec<Rank> {
     let mut parts: Vec<Vec<u8>> = piece.iter().map(|&b| vec![b]).collect();
     loop {
         let mut best: Option<(Rank, usize)> = None;

@@ -13,5 +13,9 @@ pub mod threads;
 pub mod unicode;
 pub mod vocab;
 
+/// The fuzz targets' checks (see `fuzz/`), replayed on the saved corpus by `cargo test`.
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
+
 #[cfg(feature = "python")]
 pub mod py;

@@ -97,6 +97,13 @@ pub struct Scan {
     lower: bool,
 }
 
+impl Scan {
+    /// Whether the piece being scanned has taken a lowercase letter (o200k).
+    pub fn is_lower(self) -> bool {
+        self.lower
+    }
+}
+
 /// Where text of one pre-tokenizer may be cut (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CutRule {

@@ -1,0 +1,6 @@
+#![no_main]
+//! See devsynth_core::fuzzing::pretokenizers.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| devsynth_core::fuzzing::pretokenizers(data));
