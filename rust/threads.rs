@@ -2,7 +2,7 @@
 //!
 //! One home for the rules every parallel call follows:
 //! - **Thread counts** are checked here: at least 1, at most [`MAX_THREADS`]; `None` means one
-//!   thread per core.
+//!   thread per core (or `RAYON_NUM_THREADS`, as before these pools).
 //! - **A bounded set of pools**: building a pool starts its threads, so pools are kept for reuse,
 //!   but at most [`KEPT_POOLS`] of them (the least recently used is dropped first, and its
 //!   threads end once the calls using it are done). Calls with many different thread counts do
@@ -68,11 +68,18 @@ pub fn thread_count(threads: Option<usize>) -> Result<usize, ThreadsError> {
         Some(0) => Err(ThreadsError::Zero),
         Some(n) if n > MAX_THREADS => Err(ThreadsError::TooMany(n)),
         Some(n) => Ok(n),
-        None => Ok(std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(MAX_THREADS)),
+        None => Ok(default_threads()),
     }
+}
+
+/// One thread per core, or `RAYON_NUM_THREADS` when set (as Rayon's own default reads it).
+fn default_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .min(MAX_THREADS)
 }
 
 /// Forks seen by this process's `pthread_atfork` child handler.

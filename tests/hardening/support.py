@@ -49,9 +49,9 @@ def _text(data: bytes | None) -> str:
     return "" if data is None else data.decode(errors="replace")
 
 
-def run_python(code: str, *args: str, timeout: float = 60) -> Finished:
+def run_python(code: str, *args: str, timeout: float = 60, **kwargs: Any) -> Finished:
     """Runs a Python snippet in a child process, with a deadline."""
-    return finish(start(["-c", textwrap.dedent(code), *args]), timeout)
+    return finish(start(["-c", textwrap.dedent(code), *args], **kwargs), timeout)
 
 
 def run_cli(*args: str, timeout: float = 60, **kwargs: Any) -> Finished:

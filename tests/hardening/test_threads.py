@@ -3,6 +3,7 @@ the thread pools kept are a bounded set, whatever thread counts the calls ask fo
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -47,8 +48,16 @@ def test_thread_counts_that_are_not_ints_are_type_errors(tmp_path: Path, n: obje
             call(n)
 
 
-def test_the_largest_thread_count_works(tmp_path: Path) -> None:
-    assert ENC.count_batch(TEXTS, num_threads=1024) == ENC.count_batch(TEXTS)
+def test_the_largest_thread_count_works() -> None:
+    # In a child: its 1,024 threads end with it.
+    code = """
+    from devsynth import tokens
+    enc = tokens.get_encoding("o200k_base")
+    texts = ["a few words", "more words here"] * 20
+    assert enc.count_batch(texts, num_threads=1024) == enc.count_batch(texts)
+    """
+    r = run_python(code, timeout=60)
+    assert r.status == 0, r.err
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="counts threads in /proc")
@@ -73,3 +82,17 @@ def test_pools_for_many_thread_counts_do_not_pile_up() -> None:
     r = run_python(code, timeout=120)
     assert r.status == 0, r.err
     assert int(r.out) <= 4 * 80 + 1
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="counts threads in /proc")
+def test_the_default_thread_count_follows_rayon_num_threads() -> None:
+    # Rayon's global pool read RAYON_NUM_THREADS; the pools that replace it (fork-safe) do too.
+    code = """
+    import os
+    from devsynth import tokens
+    assert tokens.get_encoding("o200k_base").count_batch(["some words"] * 100)[0] == 2
+    print(len(os.listdir("/proc/self/task")))
+    """
+    r = run_python(code, timeout=60, env={**os.environ, "RAYON_NUM_THREADS": "3"})
+    assert r.status == 0, r.err
+    assert int(r.out) == 1 + 3
