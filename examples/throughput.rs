@@ -1,6 +1,6 @@
 //! Encodes a file repeatedly and prints MB/s: the core's speed without Python in the way.
 //!
-//!     cargo run --release --example throughput -- o200k_base FILE [encode|count] [SECONDS]
+//!     cargo run --release --example throughput -- o200k_base FILE [encode|count|split] [SECONDS]
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +10,7 @@ use devsynth_core::encoding::SpecialSet;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: throughput ENCODING FILE [encode|count] [SECONDS]");
+        eprintln!("usage: throughput ENCODING FILE [encode|count|split] [SECONDS]");
         std::process::exit(2);
     }
     let enc = builtin::get(&args[1]).expect("unknown encoding");
@@ -27,6 +27,14 @@ fn main() {
     while fixed.map_or(start.elapsed() < budget || rounds == 0, |n| rounds < n) {
         tokens = match mode {
             "count" => enc.count(&text, &none).unwrap(),
+            // The pre-tokenizer alone: pieces, no lookups.
+            "split" => {
+                let mut pieces = 0;
+                enc.pretokenizer()
+                    .for_each_piece(&text, |_| pieces += 1)
+                    .unwrap();
+                pieces
+            }
             _ => enc.encode(&text, &none).unwrap().len(),
         };
         rounds += 1;

@@ -50,10 +50,22 @@ pub fn encode_piece(
     piece: &[u8],
     emit: &mut impl FnMut(Rank),
 ) -> Result<(), MissingByte> {
-    if let Some(rank) = vocab.rank(piece) {
-        emit(rank);
-        return Ok(());
+    match vocab.rank(piece) {
+        Some(rank) => {
+            emit(rank);
+            Ok(())
+        }
+        None => encode_unranked(vocab, piece, emit),
     }
+}
+
+/// `encode_piece` for a piece already known not to be one token.
+#[inline]
+pub fn encode_unranked(
+    vocab: &Vocab,
+    piece: &[u8],
+    emit: &mut impl FnMut(Rank),
+) -> Result<(), MissingByte> {
     if (2..=cache::MAX_PIECE).contains(&piece.len()) {
         return cache::with_tokens(vocab, piece, emit);
     }

@@ -10,7 +10,8 @@ use rayon::prelude::*;
 
 use crate::bpe::{self, MissingByte};
 use crate::bulk::cut::CutRule;
-use crate::pretokenize::{PatternError, Pretokenizer};
+use crate::piece_cache::{self, PieceCache, Probe};
+use crate::pretokenize::{PatternError, Pretokenizer, BATCH};
 use crate::vocab::{Rank, Vocab, VocabError};
 
 /// Why text could not be encoded.
@@ -282,18 +283,8 @@ impl Encoding {
     /// Number of tokens of `encode_ordinary(text)`.
     pub fn count_ordinary(&self, text: &str) -> Result<usize, EncodeError> {
         let mut n = 0;
-        let mut err = None;
-        let ahead = |piece: &[u8]| self.vocab.prefetch(piece);
-        self.pretok.for_each_piece_ahead(text, ahead, |piece| {
-            match bpe::count_piece(&self.vocab, piece) {
-                Ok(c) => n += c,
-                Err(e) => err = Some(e),
-            };
-        })?;
-        match err {
-            Some(e) => Err(e.into()),
-            None => Ok(n),
-        }
+        self.for_each_ordinary_token(text, &mut |_| n += 1)?;
+        Ok(n)
     }
 
     /// Splits `text` into at most `parts` consecutive ranges whose ordinary encodings,
@@ -391,11 +382,88 @@ impl Encoding {
         text: &str,
         emit: &mut impl FnMut(Rank),
     ) -> Result<(), EncodeError> {
+        piece_cache::with_cache(self.vocab.id(), |cache| match cache {
+            Some(cache) => self.ordinary_tokens_cached(text, cache, emit),
+            None => self.ordinary_tokens_uncached(text, emit),
+        })
+    }
+
+    /// The tokens of each piece, short pieces through this thread's piece cache: a batch of
+    /// pieces is probed (and its entries start loading) before the first is resolved.
+    #[inline(always)]
+    fn ordinary_tokens_cached(
+        &self,
+        text: &str,
+        cache: &mut PieceCache,
+        emit: &mut impl FnMut(Rank),
+    ) -> Result<(), EncodeError> {
+        let vocab = &self.vocab;
+        let s = text.as_bytes();
         let mut err = None;
-        let ahead = |piece: &[u8]| self.vocab.prefetch(piece);
-        self.pretok.for_each_piece_ahead(text, ahead, |piece| {
-            if let Err(e) = bpe::encode_piece(&self.vocab, piece, emit) {
-                err = Some(e);
+        self.pretok.for_each_batch(text, |spans| {
+            let mut probes = [Probe::default(); BATCH];
+            for (probe, &(a, b)) in probes.iter_mut().zip(spans) {
+                if b - a <= piece_cache::MAX_PIECE {
+                    *probe = cache.probe(s, a, b);
+                }
+            }
+            for (&probe, &(a, b)) in probes.iter().zip(spans) {
+                let piece = &s[a..b];
+                if piece.len() > piece_cache::MAX_PIECE {
+                    if let Err(e) = bpe::encode_piece(vocab, piece, emit) {
+                        err = Some(e);
+                    }
+                    continue;
+                }
+                if let Some(tokens) = cache.get(probe, piece.len()) {
+                    tokens.iter().for_each(|&t| emit(t));
+                    continue;
+                }
+                let mut tokens = [0; 4];
+                let mut n = 0;
+                let found = bpe::encode_piece(vocab, piece, &mut |t| {
+                    if n < tokens.len() {
+                        tokens[n] = t;
+                    }
+                    n += 1;
+                    emit(t);
+                });
+                match found {
+                    Ok(()) if n <= tokens.len() => cache.put(probe, piece.len(), &tokens[..n]),
+                    Ok(()) => {}
+                    Err(e) => err = Some(e),
+                }
+            }
+        })?;
+        match err {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// The tokens of each piece, looked up a batch ahead, without the piece cache.
+    fn ordinary_tokens_uncached(
+        &self,
+        text: &str,
+        emit: &mut impl FnMut(Rank),
+    ) -> Result<(), EncodeError> {
+        let vocab = &self.vocab;
+        let s = text.as_bytes();
+        let mut err = None;
+        self.pretok.for_each_batch(text, |spans| {
+            let mut keys = [0u64; BATCH];
+            for (key, &(a, b)) in keys.iter_mut().zip(spans) {
+                *key = vocab.prepare(&s[a..b]);
+            }
+            for (&key, &(a, b)) in keys.iter().zip(spans) {
+                let piece = &s[a..b];
+                let found = match vocab.rank_prepared(piece, key) {
+                    Some(rank) => Ok(emit(rank)),
+                    None => bpe::encode_unranked(vocab, piece, emit),
+                };
+                if let Err(e) = found {
+                    err = Some(e);
+                }
             }
         })?;
         match err {

@@ -66,44 +66,53 @@ impl Pretokenizer {
     pub fn for_each_piece<'t>(
         &self,
         text: &'t str,
-        f: impl FnMut(&'t [u8]),
+        mut f: impl FnMut(&'t [u8]),
     ) -> Result<(), PatternError> {
-        self.for_each_piece_ahead(text, |_| {}, f)
+        let s = text.as_bytes();
+        self.for_each_batch(text, |spans| spans.iter().for_each(|&(a, b)| f(&s[a..b])))
     }
 
-    /// As `for_each_piece`, and calls `ahead` with each piece one piece before `f` gets it, so
-    /// the memory `f` will need can start loading while the piece before is worked on.
+    /// Calls `f` with the pieces of `text` in order, as (start, end) byte offsets, up to
+    /// [`BATCH`] at a time: a caller can start loading the memory a whole batch needs (hash
+    /// slots in tables larger than the caches) before working on its first piece, so the loads
+    /// overlap instead of queueing.
     #[inline]
-    pub fn for_each_piece_ahead<'t>(
+    pub fn for_each_batch(
         &self,
-        text: &'t str,
-        ahead: impl Fn(&[u8]),
-        mut f: impl FnMut(&'t [u8]),
+        text: &str,
+        mut f: impl FnMut(&[(usize, usize)]),
     ) -> Result<(), PatternError> {
         let s = text.as_bytes();
         match self {
             Pretokenizer::R50k => scan(
                 s,
                 |s, i| ascii_r50k(s, i).unwrap_or_else(|| next_r50k(s, i)),
-                ahead,
                 f,
             ),
             Pretokenizer::Cl100k => scan(
                 s,
                 |s, i| ascii_cl100k(s, i).unwrap_or_else(|| next_cl100k(s, i)),
-                ahead,
                 f,
             ),
             Pretokenizer::O200k => scan(
                 s,
                 |s, i| ascii_o200k(s, i).unwrap_or_else(|| next_o200k(s, i)),
-                ahead,
                 f,
             ),
             Pretokenizer::Regex(re) => {
+                let mut batch = [(0, 0); BATCH];
+                let mut n = 0;
                 for m in re.find_iter(text) {
                     let m = m.map_err(|e| PatternError(format!("pattern failed: {e}")))?;
-                    f(&s[m.start()..m.end()]);
+                    batch[n] = (m.start(), m.end());
+                    n += 1;
+                    if n == BATCH {
+                        f(&batch);
+                        n = 0;
+                    }
+                }
+                if n > 0 {
+                    f(&batch[..n]);
                 }
             }
         }
@@ -111,27 +120,25 @@ impl Pretokenizer {
     }
 }
 
-/// The scanning loop, one copy per pattern (so `next` inlines), one piece ahead.
+/// Most pieces [`Pretokenizer::for_each_batch`] hands over at once: enough loads in flight to
+/// cover a trip to memory, few enough that the batch stays in registers and L1.
+pub const BATCH: usize = 32;
+
+/// The scanning loop, one copy per pattern (so `next` inlines), a batch at a time.
 #[inline(always)]
-fn scan<'t>(
-    s: &'t [u8],
-    next: impl Fn(&[u8], usize) -> usize,
-    ahead: impl Fn(&[u8]),
-    mut f: impl FnMut(&'t [u8]),
-) {
-    if s.is_empty() {
-        return;
-    }
-    let (mut start, mut end) = (0, next(s, 0));
-    loop {
-        let following = if end < s.len() { next(s, end) } else { end };
-        debug_assert!(end > start && following >= end);
-        ahead(&s[end..following]);
-        f(&s[start..end]);
-        if end == s.len() {
-            return;
+fn scan(s: &[u8], next: impl Fn(&[u8], usize) -> usize, mut f: impl FnMut(&[(usize, usize)])) {
+    let mut batch = [(0, 0); BATCH];
+    let mut i = 0;
+    while i < s.len() {
+        let mut n = 0;
+        while n < BATCH && i < s.len() {
+            let end = next(s, i);
+            debug_assert!(end > i);
+            batch[n] = (i, end);
+            i = end;
+            n += 1;
         }
-        (start, end) = (end, following);
+        f(&batch[..n]);
     }
 }
 

@@ -1,0 +1,141 @@
+//! A per-thread cache from short pieces to their tokens, in front of the vocabulary.
+//!
+//! Text repeats its pieces. A piece of up to 16 bytes is keyed by its bytes as one u128 (read
+//! with one load where the text allows it), and its entry (key, length and up to three tokens)
+//! fills half a cache line, so a hit costs one hash and one line, which a batch prefetches
+//! ahead. Misses take the full path (the vocabulary's tables, or merging) and fill the entry.
+//! Each thread keeps a table for each of the last two vocabularies it encoded with.
+
+use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
+use std::cell::RefCell;
+
+use crate::vocab::Rank;
+
+/// Longest piece the cache keeps.
+pub const MAX_PIECE: usize = 16;
+/// Most tokens an entry keeps; pieces with more always take the full path.
+const MAX_TOKENS: usize = 3;
+/// Entries per table (2 MiB at 32 bytes each, touched only where used).
+const SLOTS: usize = 1 << 16;
+/// Tables kept per thread, one per vocabulary, most recent first.
+const TABLES: usize = 2;
+
+/// One entry: 32 bytes, aligned so that it never straddles two cache lines. All zeros (length
+/// 0, which no piece has) is empty.
+#[repr(C, align(32))]
+#[derive(Clone, Copy)]
+struct Entry {
+    key: u128,
+    len: u8,
+    count: u8,
+    ids: [Rank; MAX_TOKENS],
+}
+
+/// A piece's key and its entry's index, computed once per piece.
+#[derive(Clone, Copy, Default)]
+pub struct Probe {
+    key: u128,
+    slot: u32,
+}
+
+pub struct PieceCache {
+    entries: Box<[Entry]>,
+}
+
+impl PieceCache {
+    fn new() -> Self {
+        let layout = Layout::array::<Entry>(SLOTS).expect("layout of the cache");
+        // SAFETY: the layout is non-empty; an all-zero Entry is a valid (empty) entry; the
+        // allocation has exactly SLOTS entries with Entry's alignment, as Box<[Entry]> frees it.
+        let entries = unsafe {
+            let ptr = alloc_zeroed(layout) as *mut Entry;
+            if ptr.is_null() {
+                handle_alloc_error(layout);
+            }
+            Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, SLOTS))
+        };
+        PieceCache { entries }
+    }
+
+    /// The probe for the piece `text[start..end]` (at most MAX_PIECE bytes), after starting to
+    /// load its entry.
+    #[inline(always)]
+    pub fn probe(&self, text: &[u8], start: usize, end: usize) -> Probe {
+        let len = end - start;
+        debug_assert!((1..=MAX_PIECE).contains(&len));
+        let key = match text.get(start..start + 16) {
+            // One load, then the bytes past the piece masked off.
+            Some(window) => {
+                u128::from_le_bytes(window.try_into().expect("16 bytes"))
+                    & (u128::MAX >> ((16 - len) * 8))
+            }
+            None => {
+                let mut buf = [0u8; 16];
+                buf[..len].copy_from_slice(&text[start..end]);
+                u128::from_le_bytes(buf)
+            }
+        };
+        let (lo, hi) = (key as u64, (key >> 64) as u64);
+        let hash = (lo ^ hi.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ len as u64)
+            .wrapping_mul(0x517c_c1b7_2722_0a95);
+        let slot = (hash >> (64 - SLOTS.trailing_zeros())) as u32;
+        crate::vocab::prefetch_read(self.entries.as_ptr().wrapping_add(slot as usize));
+        Probe { key, slot }
+    }
+
+    /// The tokens of the probed piece of `len` bytes, when the cache holds them.
+    #[inline(always)]
+    pub fn get(&self, probe: Probe, len: usize) -> Option<&[Rank]> {
+        let e = &self.entries[probe.slot as usize];
+        (e.key == probe.key && e.len as usize == len).then(|| &e.ids[..e.count as usize])
+    }
+
+    /// Remembers the tokens of the probed piece, when there are few enough to keep.
+    #[inline]
+    pub fn put(&mut self, probe: Probe, len: usize, tokens: &[Rank]) {
+        if tokens.len() <= MAX_TOKENS {
+            let mut ids = [0; MAX_TOKENS];
+            ids[..tokens.len()].copy_from_slice(tokens);
+            self.entries[probe.slot as usize] = Entry {
+                key: probe.key,
+                len: len as u8,
+                count: tokens.len() as u8,
+                ids,
+            };
+        }
+    }
+}
+
+thread_local! {
+    static TABLES_BY_VOCAB: RefCell<Vec<(u64, PieceCache)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's cache for the vocabulary `vocab_id`, or with none when the
+/// cache is already in use further up this thread's stack (a callback that encodes again).
+pub fn with_cache<R>(vocab_id: u64, f: impl FnOnce(Option<&mut PieceCache>) -> R) -> R {
+    let mut f = Some(f);
+    let done = TABLES_BY_VOCAB
+        .try_with(|tables| {
+            let mut tables = tables.try_borrow_mut().ok()?;
+            let at = match tables.iter().position(|t| t.0 == vocab_id) {
+                Some(at) => at,
+                None => {
+                    if tables.len() == TABLES {
+                        tables.pop();
+                    }
+                    tables.push((vocab_id, PieceCache::new()));
+                    tables.len() - 1
+                }
+            };
+            // Most recent first, so the one dropped next is the least recently used.
+            tables[..=at].rotate_right(1);
+            let f = f.take().expect("called once");
+            Some(f(Some(&mut tables[0].1)))
+        })
+        .ok()
+        .flatten();
+    match done {
+        Some(result) => result,
+        None => f.take().expect("not called yet")(None),
+    }
+}
