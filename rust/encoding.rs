@@ -649,6 +649,33 @@ mod tests {
     }
 
     #[test]
+    fn the_piece_cache_changes_no_token() {
+        let text = "Hello, world! It's 2024.\n\tfn main() { let x = 12345; }\n日本語 and more \
+                    internationalization supercalifragilistic  \u{0}\u{0}x end";
+        for name in ["cl100k_base", "o200k_base", "r50k_base"] {
+            let enc = builtin::get(name).unwrap();
+            // Each suffix ends a text at a different piece, so pieces are read without a
+            // 16-byte window too; the second round answers from the cache.
+            for start in text.char_indices().map(|c| c.0).step_by(3) {
+                let t = &text[start..];
+                let mut plain = Vec::new();
+                enc.ordinary_tokens_uncached(t, &mut |r| plain.push(r))
+                    .unwrap();
+                for _ in 0..2 {
+                    assert_eq!(enc.encode_ordinary(t).unwrap(), plain, "{name}: {t:?}");
+                }
+                piece_cache::with_cache(enc.vocab().id(), |cache| {
+                    let mut out = Vec::new();
+                    let cache = cache.expect("a cache");
+                    enc.ordinary_tokens_cached(t, cache, &mut |r| out.push(r))
+                        .unwrap();
+                    assert_eq!(out, plain);
+                });
+            }
+        }
+    }
+
+    #[test]
     fn flat_tokens_keep_each_texts_span() {
         let flat = flatten(vec![vec![1, 2], vec![], vec![3]]);
         assert_eq!(flat.ids, vec![1, 2, 3]);

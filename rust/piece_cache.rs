@@ -139,3 +139,66 @@ pub fn with_cache<R>(vocab_id: u64, f: impl FnOnce(Option<&mut PieceCache>) -> R
         None => f.take().expect("not called yet")(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_the_same_wherever_the_piece_sits() {
+        let cache = PieceCache::new();
+        // "word" read with a full 16-byte window, and at the very end of a text (no window).
+        let text = b"word and more text after it, word";
+        let inner = cache.probe(text, 0, 4);
+        let at_end = cache.probe(text, text.len() - 4, text.len());
+        assert_eq!(inner.key, at_end.key);
+        assert_eq!(inner.slot, at_end.slot);
+        // Sixteen bytes exactly, inside and at the end.
+        let long = b"0123456789abcdef0123456789abcdef";
+        assert_eq!(cache.probe(long, 0, 16).key, cache.probe(long, 16, 32).key);
+    }
+
+    #[test]
+    fn entries_hold_pieces_of_their_own_length_only() {
+        let mut cache = PieceCache::new();
+        let text = b"a\0\0\0 padding past sixteen bytes";
+        let one = cache.probe(text, 0, 1);
+        let two = cache.probe(text, 0, 2);
+        // Zero bytes pad the key, so "a" and "a\0" share one; the length keeps them apart.
+        assert_eq!(one.key, two.key);
+        cache.put(one, 1, &[7]);
+        assert_eq!(cache.get(one, 1), Some(&[7][..]));
+        assert_eq!(cache.get(two, 2), None);
+        cache.put(two, 2, &[1, 2, 3]);
+        assert_eq!(cache.get(two, 2), Some(&[1, 2, 3][..]));
+        // Too many tokens to keep: the entry is left as it was.
+        cache.put(two, 2, &[1, 2, 3, 4]);
+        assert_eq!(cache.get(two, 2), Some(&[1, 2, 3][..]));
+    }
+
+    #[test]
+    fn nested_use_gets_no_cache_and_two_vocabularies_are_kept() {
+        // Vocabulary ids from a range no real vocabulary uses.
+        let (a, b, c) = (u64::MAX - 1, u64::MAX - 2, u64::MAX - 3);
+        let text = b"cached piece, with text after it";
+        with_cache(a, |cache| {
+            let cache = cache.expect("a cache");
+            let probe = cache.probe(text, 0, 6);
+            cache.put(probe, 6, &[42]);
+            with_cache(a, |inner| assert!(inner.is_none()));
+        });
+        let held = |id| {
+            with_cache(id, |cache| {
+                let cache = cache.expect("a cache");
+                cache.get(cache.probe(text, 0, 6), 6).is_some()
+            })
+        };
+        assert!(held(a));
+        assert!(!held(b)); // a and b kept
+        assert!(held(a)); // a most recent: b goes next
+        assert!(!held(c)); // a and c kept
+        assert!(held(a));
+        assert!(!held(b)); // b was dropped, and now c is
+        assert!(!held(c));
+    }
+}

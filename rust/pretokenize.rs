@@ -4,10 +4,13 @@
 //! scanners that reproduce the regex engine's leftmost-first, backtracking semantics; every other
 //! pattern goes through fancy-regex as tiktoken does. Tests check the scanners against the regex.
 
+mod ascii16;
+
 use crate::unicode::{
     ascii_flags, char_at, flags, last_char_len, LETTER, LL, LOWERISH, LU_LT, NUMBER, SPACE,
     UPPERISH,
 };
+use ascii16::OTHER;
 
 /// The pattern of r50k_base, p50k_base, p50k_edit and gpt2.
 pub const R50K_PATTERN: &str =
@@ -147,16 +150,26 @@ fn scan(s: &[u8], next: impl Fn(&[u8], usize) -> usize, mut f: impl FnMut(&[(usi
 // non-ASCII byte that matters it returns None and the general scanner takes over from the same
 // position, so the fast paths can only be faster, never different (the proptests check both).
 
-/// End of the run from `i` of ASCII bytes whose flags satisfy `keep`; None when the run stops
-/// at a non-ASCII byte (which might continue it).
+/// End of the run from `i` of ASCII bytes in `CLASS` (see [`ascii16::mask`]); None when the
+/// run stops at a non-ASCII byte (which might continue it). Sixteen bytes at a time while they
+/// last, then byte by byte.
 #[inline(always)]
-fn ascii_run_by(s: &[u8], mut i: usize, keep: impl Fn(u8) -> bool) -> Option<usize> {
+fn ascii_run<const CLASS: u8>(s: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(chunk) = s.get(i..i + 16) {
+        let in_class = ascii16::mask::<CLASS>(chunk.try_into().expect("16 bytes"));
+        let k = (!in_class).trailing_zeros() as usize;
+        if k < 16 {
+            i += k;
+            return (s[i] < 0x80).then_some(i);
+        }
+        i += 16;
+    }
     while i < s.len() {
         let b = s[i];
         if b >= 0x80 {
             return None;
         }
-        if !keep(ascii_flags(b)) {
+        if !ascii16::in_class::<CLASS>(ascii_flags(b)) {
             break;
         }
         i += 1;
@@ -164,16 +177,10 @@ fn ascii_run_by(s: &[u8], mut i: usize, keep: impl Fn(u8) -> bool) -> Option<usi
     Some(i)
 }
 
-/// A run of ASCII bytes whose flags intersect `class`.
-#[inline(always)]
-fn ascii_run(s: &[u8], i: usize, class: u8) -> Option<usize> {
-    ascii_run_by(s, i, |f| f & class != 0)
-}
-
 /// `[^\s\p{L}\p{N}]` runs over ASCII bytes.
 #[inline(always)]
 fn ascii_other_run(s: &[u8], i: usize) -> Option<usize> {
-    ascii_run_by(s, i, is_other)
+    ascii_run::<OTHER>(s, i)
 }
 
 /// Where the `[^\s\p{L}\p{N}]` run of ` ?[^\s\p{L}\p{N}]+` starts, as an offset from the
@@ -216,8 +223,8 @@ fn ascii_digits3(s: &[u8], i: usize) -> Option<usize> {
 /// before `\s++$`/`\s+(?!\S)` in the pattern (o200k) rather than after `\s++$` (cl100k).
 #[inline(always)]
 fn ascii_whitespace(s: &[u8], i: usize, newlines: Option<bool>) -> Option<usize> {
-    let j = ascii_run(s, i, SPACE)?;
-    let newline = || memchr::memrchr2(b'\r', b'\n', &s[i..j]).map(|k| i + k + 1);
+    let j = ascii_run::<SPACE>(s, i)?;
+    let newline = || last_newline_end(s, i, j);
     match newlines {
         Some(true) => {
             if let Some(end) = newline() {
@@ -247,8 +254,8 @@ fn ascii_o200k(s: &[u8], i: usize) -> Option<usize> {
     }
     let f = ascii_flags(b);
     let word = |start: usize| -> Option<usize> {
-        let upper_end = ascii_run(s, start, LU_LT)?;
-        let end = ascii_run(s, upper_end, LL)?;
+        let upper_end = ascii_run::<LU_LT>(s, start)?;
+        let end = ascii_run::<LL>(s, upper_end)?;
         Some(suffix_o200k(s, end))
     };
     if f & LETTER != 0 {
@@ -284,7 +291,7 @@ fn ascii_cl100k(s: &[u8], i: usize) -> Option<usize> {
     }
     let f = ascii_flags(b);
     if f & LETTER != 0 {
-        return ascii_run(s, i + 1, LETTER);
+        return ascii_run::<LETTER>(s, i + 1);
     }
     if f & NUMBER != 0 {
         return ascii_digits3(s, i);
@@ -297,7 +304,7 @@ fn ascii_cl100k(s: &[u8], i: usize) -> Option<usize> {
                 return None;
             }
             if ascii_flags(n) & LETTER != 0 {
-                return ascii_run(s, i + 2, LETTER);
+                return ascii_run::<LETTER>(s, i + 2);
             }
         }
     }
@@ -324,10 +331,10 @@ fn ascii_r50k(s: &[u8], i: usize) -> Option<usize> {
         (i + 1, ascii_flags(b))
     };
     if f & LETTER != 0 {
-        return ascii_run(s, from, LETTER);
+        return ascii_run::<LETTER>(s, from);
     }
     if f & NUMBER != 0 {
-        return ascii_run(s, from, NUMBER);
+        return ascii_run::<NUMBER>(s, from);
     }
     if is_other(f) {
         return ascii_other_run(s, from);
@@ -428,10 +435,18 @@ fn whitespace_run(s: &[u8], i: usize) -> (usize, Option<usize>) {
     (j, if j - last > i { Some(j - last) } else { None })
 }
 
-/// End of the last `\r` or `\n` in `s[i..j]`, if any.
+/// End of the last `\r` or `\n` in `s[i..j]`, if any: one mask for short runs (most are),
+/// memchr for long ones.
 #[inline(always)]
 fn last_newline_end(s: &[u8], i: usize, j: usize) -> Option<usize> {
-    memchr::memrchr2(b'\r', b'\n', &s[i..j]).map(|k| i + k + 1)
+    match s.get(i..i + 16) {
+        Some(chunk) if j - i <= 16 => {
+            let found = ascii16::newlines(chunk.try_into().expect("16 bytes"))
+                & (u32::MAX >> (32 - (j - i)));
+            (found != 0).then(|| i + 32 - found.leading_zeros() as usize)
+        }
+        _ => memchr::memrchr2(b'\r', b'\n', &s[i..j]).map(|k| i + k + 1),
+    }
 }
 
 /// r50k: `'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s`

@@ -408,7 +408,11 @@ impl Vocab {
                     prefetch_read(self.filter.as_ptr().wrapping_add(filter_bit(hash) / 64));
                 }
                 // slot_of keeps the index inside the table (wrapping_add: a hint never faults).
-                prefetch_read(self.slots.as_ptr().wrapping_add(slot_of(hash, self.slots.len())));
+                prefetch_read(
+                    self.slots
+                        .as_ptr()
+                        .wrapping_add(slot_of(hash, self.slots.len())),
+                );
                 hash
             }
         }
