@@ -100,9 +100,9 @@ mod cache {
     use crate::vocab::{hash_token, head_word, Vocab};
 
     /// Longest piece kept, and most tokens kept per piece.
-    pub const MAX_PIECE: usize = 24;
-    const MAX_TOKENS: usize = 8;
-    const SLOTS: usize = 4096;
+    pub const MAX_PIECE: usize = 64;
+    const MAX_TOKENS: usize = 16;
+    const SLOTS: usize = 1 << 14;
 
     #[derive(Clone, Copy)]
     struct Entry {

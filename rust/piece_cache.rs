@@ -2,7 +2,7 @@
 //!
 //! Text repeats its pieces. A piece of up to 16 bytes is keyed by its bytes as one u128 (read
 //! with one load where the text allows it), and its entry (key, length and up to three tokens)
-//! fills half a cache line, so a hit costs one hash and one line, which a batch prefetches
+//! fills half a cache line (two share a line, as a set), so a hit costs one hash and one line, which a batch prefetches
 //! ahead. Misses take the full path (the vocabulary's tables, or merging) and fill the entry.
 //! Each thread keeps a table for each of the last two vocabularies it encoded with.
 
@@ -15,14 +15,19 @@ use crate::vocab::Rank;
 pub const MAX_PIECE: usize = 16;
 /// Most tokens an entry keeps; pieces with more always take the full path.
 const MAX_TOKENS: usize = 3;
-/// Entries per table (2 MiB at 32 bytes each, touched only where used).
-const SLOTS: usize = 1 << 16;
+/// Sets per table: two entries each, one cache line (2 MiB in all, touched only where used).
+const SETS: usize = 1 << 15;
 /// Tables kept per thread, one per vocabulary, most recent first.
 const TABLES: usize = 2;
 
-/// One entry: 32 bytes, aligned so that it never straddles two cache lines. All zeros (length
-/// 0, which no piece has) is empty.
-#[repr(C, align(32))]
+/// Two entries that share a cache line: a piece can sit in either, so two pieces whose hashes
+/// meet do not evict each other (the newer is kept first, the older second).
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+struct Set([Entry; 2]);
+
+/// One entry: 32 bytes. All zeros (length 0, which no piece has) is empty.
+#[repr(C)]
 #[derive(Clone, Copy)]
 struct Entry {
     key: u128,
@@ -39,22 +44,22 @@ pub struct Probe {
 }
 
 pub struct PieceCache {
-    entries: Box<[Entry]>,
+    sets: Box<[Set]>,
 }
 
 impl PieceCache {
     fn new() -> Self {
-        let layout = Layout::array::<Entry>(SLOTS).expect("layout of the cache");
-        // SAFETY: the layout is non-empty; an all-zero Entry is a valid (empty) entry; the
-        // allocation has exactly SLOTS entries with Entry's alignment, as Box<[Entry]> frees it.
-        let entries = unsafe {
-            let ptr = alloc_zeroed(layout) as *mut Entry;
+        let layout = Layout::array::<Set>(SETS).expect("layout of the cache");
+        // SAFETY: the layout is non-empty; an all-zero Set holds two valid (empty) entries; the
+        // allocation has exactly SETS sets with Set's alignment, as Box<[Set]> frees it.
+        let sets = unsafe {
+            let ptr = alloc_zeroed(layout) as *mut Set;
             if ptr.is_null() {
                 handle_alloc_error(layout);
             }
-            Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, SLOTS))
+            Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, SETS))
         };
-        PieceCache { entries }
+        PieceCache { sets }
     }
 
     /// The probe for the piece `text[start..end]` (at most MAX_PIECE bytes), after starting to
@@ -78,16 +83,23 @@ impl PieceCache {
         let (lo, hi) = (key as u64, (key >> 64) as u64);
         let hash = (lo ^ hi.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ len as u64)
             .wrapping_mul(0x517c_c1b7_2722_0a95);
-        let slot = (hash >> (64 - SLOTS.trailing_zeros())) as u32;
-        crate::vocab::prefetch_read(self.entries.as_ptr().wrapping_add(slot as usize));
+        let slot = (hash >> (64 - SETS.trailing_zeros())) as u32;
+        crate::vocab::prefetch_read(self.sets.as_ptr().wrapping_add(slot as usize));
         Probe { key, slot }
     }
 
     /// The tokens of the probed piece of `len` bytes, when the cache holds them.
     #[inline(always)]
     pub fn get(&self, probe: Probe, len: usize) -> Option<&[Rank]> {
-        let e = &self.entries[probe.slot as usize];
-        (e.key == probe.key && e.len as usize == len).then(|| &e.ids[..e.count as usize])
+        let [a, b] = &self.sets[probe.slot as usize].0;
+        let e = if a.key == probe.key && a.len as usize == len {
+            a
+        } else if b.key == probe.key && b.len as usize == len {
+            b
+        } else {
+            return None;
+        };
+        Some(&e.ids[..e.count as usize])
     }
 
     /// Remembers the tokens of the probed piece, when there are few enough to keep.
@@ -96,7 +108,9 @@ impl PieceCache {
         if tokens.len() <= MAX_TOKENS {
             let mut ids = [0; MAX_TOKENS];
             ids[..tokens.len()].copy_from_slice(tokens);
-            self.entries[probe.slot as usize] = Entry {
+            let set = &mut self.sets[probe.slot as usize].0;
+            set[1] = set[0];
+            set[0] = Entry {
                 key: probe.key,
                 len: len as u8,
                 count: tokens.len() as u8,
