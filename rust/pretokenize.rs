@@ -253,11 +253,7 @@ fn ascii_o200k(s: &[u8], i: usize) -> Option<usize> {
         return None;
     }
     let f = ascii_flags(b);
-    let word = |start: usize| -> Option<usize> {
-        let upper_end = ascii_run::<LU_LT>(s, start)?;
-        let end = ascii_run::<LL>(s, upper_end)?;
-        Some(suffix_o200k(s, end))
-    };
+    let word = |start: usize| ascii_word_o200k(s, start);
     if f & LETTER != 0 {
         return word(i);
     }
@@ -280,6 +276,27 @@ fn ascii_o200k(s: &[u8], i: usize) -> Option<usize> {
         return Some(with_trailing(s, ascii_other_run(s, i + from)?, b"\r\n/"));
     }
     ascii_whitespace(s, i, Some(true))
+}
+
+/// o200k's word on ASCII from `start`: a run of upper case, a run of lower case, a
+/// contraction. Both runs come from one 16-byte load when they end inside it.
+#[inline(always)]
+fn ascii_word_o200k(s: &[u8], start: usize) -> Option<usize> {
+    if let Some(chunk) = s.get(start..start + 16) {
+        let chunk = chunk.try_into().expect("16 bytes");
+        let upper = ascii16::mask::<LU_LT>(chunk);
+        let lower = ascii16::mask::<LL>(chunk);
+        let upper_len = (!upper).trailing_zeros();
+        let len = upper_len + (!(lower >> upper_len)).trailing_zeros();
+        if len < 16 {
+            let end = start + len as usize;
+            // A non-ASCII byte might continue the word: the general scanner decides.
+            return (s[end] < 0x80).then(|| suffix_o200k(s, end));
+        }
+    }
+    let upper_end = ascii_run::<LU_LT>(s, start)?;
+    let end = ascii_run::<LL>(s, upper_end)?;
+    Some(suffix_o200k(s, end))
 }
 
 /// cl100k on ASCII.
