@@ -99,10 +99,13 @@ mod cache {
     use super::{merge_small, MissingByte, Rank};
     use crate::vocab::{hash_token, head_word, Vocab};
 
-    /// Longest piece kept, and most tokens kept per piece.
-    pub const MAX_PIECE: usize = 64;
-    const MAX_TOKENS: usize = 16;
-    const SLOTS: usize = 1 << 14;
+    /// Longest piece kept, and most tokens kept per piece: enough for the words of scripts
+    /// written in two- and three-byte chars, which take several tokens each.
+    pub const MAX_PIECE: usize = 32;
+    const MAX_TOKENS: usize = 12;
+    /// Sets of two entries (1.5 MiB per thread): a piece sits in either entry of its set, so
+    /// two pieces whose hashes meet do not keep evicting each other.
+    const SETS: usize = 1 << 14;
 
     #[derive(Clone, Copy)]
     struct Entry {
@@ -123,7 +126,7 @@ mod cache {
     };
 
     thread_local! {
-        static CACHE: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+        static CACHE: RefCell<Vec<[Entry; 2]>> = const { RefCell::new(Vec::new()) };
     }
 
     /// Emits the tokens of `piece` (2..=MAX_PIECE bytes, not itself a token), from the cache
@@ -136,14 +139,19 @@ mod cache {
         let tag = hash_token(head_word(piece), piece)
             ^ vocab.id().wrapping_mul(0x9e37_79b9_7f4a_7c15)
             | 1;
-        let slot = (tag >> (64 - SLOTS.trailing_zeros())) as usize;
-        let hit = CACHE.with(|c| {
-            let c = c.borrow();
-            let e = c.get(slot)?;
-            (e.tag == tag && &e.piece[..e.len as usize] == piece).then_some(*e)
+        let set = (tag >> (64 - SETS.trailing_zeros())) as usize;
+        let mut hit = [0; MAX_TOKENS];
+        let hit_count = CACHE.with(|c| {
+            let c = c.try_borrow().ok()?;
+            let e = c
+                .get(set)?
+                .iter()
+                .find(|e| e.tag == tag && &e.piece[..e.len as usize] == piece)?;
+            hit = e.tokens;
+            Some(e.count as usize)
         });
-        if let Some(e) = hit {
-            e.tokens[..e.count as usize].iter().for_each(|&t| emit(t));
+        if let Some(n) = hit_count {
+            hit[..n].iter().for_each(|&t| emit(t));
             return Ok(());
         }
         let mut entry = Entry {
@@ -163,11 +171,13 @@ mod cache {
         if count <= MAX_TOKENS {
             entry.count = count as u8;
             CACHE.with(|c| {
-                let mut c = c.borrow_mut();
-                if c.is_empty() {
-                    c.resize(SLOTS, EMPTY);
+                if let Ok(mut c) = c.try_borrow_mut() {
+                    if c.is_empty() {
+                        c.resize(SETS, [EMPTY; 2]);
+                    }
+                    // The newer entry first, the older second; the oldest goes.
+                    c[set] = [entry, c[set][0]];
                 }
-                c[slot] = entry;
             });
         }
         Ok(())
