@@ -14,6 +14,60 @@ use crate::piece_cache::{self, PieceCache, Probe};
 use crate::pretokenize::{PatternError, Pretokenizer, BATCH};
 use crate::vocab::{Rank, Vocab, VocabError};
 
+/// Where tokens go as they are found: a `Vec` being filled, a count, or any `FnMut(Rank)`.
+pub trait TokenSink {
+    fn push(&mut self, token: Rank);
+
+    /// The tokens `ids[..count]` of a cached piece (`count <= ids.len()`).
+    #[inline(always)]
+    fn push_cached(&mut self, ids: &[Rank; piece_cache::MAX_TOKENS], count: usize) {
+        ids[..count].iter().for_each(|&t| self.push(t));
+    }
+}
+
+impl<F: FnMut(Rank)> TokenSink for F {
+    #[inline(always)]
+    fn push(&mut self, token: Rank) {
+        self(token)
+    }
+}
+
+impl TokenSink for Vec<Rank> {
+    #[inline(always)]
+    fn push(&mut self, token: Rank) {
+        Vec::push(self, token)
+    }
+
+    /// Copies every id of the entry and keeps `count` of them: no branch on the count.
+    #[inline(always)]
+    fn push_cached(&mut self, ids: &[Rank; piece_cache::MAX_TOKENS], count: usize) {
+        debug_assert!(count <= ids.len());
+        self.reserve(ids.len());
+        let len = self.len();
+        // SAFETY: `reserve` made room for ids.len() more; the first `count` of the copied ids
+        // are initialised and kept, the rest lie past the new length.
+        unsafe {
+            std::ptr::copy_nonoverlapping(ids.as_ptr(), self.as_mut_ptr().add(len), ids.len());
+            self.set_len(len + count.min(ids.len()));
+        }
+    }
+}
+
+/// A sink that only counts.
+struct Count(usize);
+
+impl TokenSink for Count {
+    #[inline(always)]
+    fn push(&mut self, _: Rank) {
+        self.0 += 1;
+    }
+
+    #[inline(always)]
+    fn push_cached(&mut self, _: &[Rank; piece_cache::MAX_TOKENS], count: usize) {
+        self.0 += count;
+    }
+}
+
 /// Why text could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EncodeError {
@@ -227,7 +281,7 @@ impl Encoding {
     /// Tokens of `text`, special tokens in `allowed` encoded as such, everything else ordinary.
     pub fn encode(&self, text: &str, allowed: &SpecialSet) -> Result<Vec<Rank>, EncodeError> {
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
-        self.for_each_token(text, allowed, &mut |r| out.push(r))?;
+        self.for_each_token(text, allowed, &mut out)?;
         Ok(out)
     }
 
@@ -247,7 +301,7 @@ impl Encoding {
     /// Tokens of `text`, special tokens encoded as ordinary text.
     pub fn encode_ordinary(&self, text: &str) -> Result<Vec<Rank>, EncodeError> {
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
-        self.for_each_ordinary_token(text, &mut |r| out.push(r))?;
+        self.for_each_ordinary_token(text, &mut out)?;
         Ok(out)
     }
 
@@ -282,9 +336,9 @@ impl Encoding {
 
     /// Number of tokens of `encode_ordinary(text)`.
     pub fn count_ordinary(&self, text: &str) -> Result<usize, EncodeError> {
-        let mut n = 0;
-        self.for_each_ordinary_token(text, &mut |_| n += 1)?;
-        Ok(n)
+        let mut n = Count(0);
+        self.for_each_ordinary_token(text, &mut n)?;
+        Ok(n.0)
     }
 
     /// Splits `text` into at most `parts` consecutive ranges whose ordinary encodings,
@@ -357,12 +411,12 @@ impl Encoding {
         }
     }
 
-    /// Calls `emit` with each token of `text`.
+    /// Hands each token of `text` to `emit`.
     pub fn for_each_token(
         &self,
         text: &str,
         allowed: &SpecialSet,
-        emit: &mut impl FnMut(Rank),
+        emit: &mut impl TokenSink,
     ) -> Result<(), EncodeError> {
         if allowed.is_empty() {
             return self.for_each_ordinary_token(text, emit);
@@ -370,17 +424,17 @@ impl Encoding {
         self.for_each_segment(text, allowed, |seg| {
             match seg {
                 Segment::Text(t) => self.for_each_ordinary_token(t, emit)?,
-                Segment::Special(r) => emit(r),
+                Segment::Special(r) => emit.push(r),
             }
             Ok(())
         })
     }
 
-    /// Calls `emit` with each token of `text`, special tokens encoded as ordinary text.
+    /// Hands each token of `text` to `emit`, special tokens encoded as ordinary text.
     pub fn for_each_ordinary_token(
         &self,
         text: &str,
-        emit: &mut impl FnMut(Rank),
+        emit: &mut impl TokenSink,
     ) -> Result<(), EncodeError> {
         piece_cache::with_cache(self.vocab.id(), |cache| match cache {
             Some(cache) => self.ordinary_tokens_cached(text, cache, emit),
@@ -395,7 +449,7 @@ impl Encoding {
         &self,
         text: &str,
         cache: &mut PieceCache,
-        emit: &mut impl FnMut(Rank),
+        emit: &mut impl TokenSink,
     ) -> Result<(), EncodeError> {
         let vocab = &self.vocab;
         let s = text.as_bytes();
@@ -410,13 +464,13 @@ impl Encoding {
             for (&probe, &(a, b)) in probes.iter().zip(spans) {
                 let piece = &s[a..b];
                 if piece.len() > piece_cache::MAX_PIECE {
-                    if let Err(e) = bpe::encode_piece(vocab, piece, emit) {
+                    if let Err(e) = bpe::encode_piece(vocab, piece, &mut |t| emit.push(t)) {
                         err = Some(e);
                     }
                     continue;
                 }
-                if let Some(tokens) = cache.get(probe, piece.len()) {
-                    tokens.iter().for_each(|&t| emit(t));
+                if let Some((ids, count)) = cache.get(probe, piece.len()) {
+                    emit.push_cached(ids, count);
                     continue;
                 }
                 let mut tokens = [0; 4];
@@ -426,7 +480,7 @@ impl Encoding {
                         tokens[n] = t;
                     }
                     n += 1;
-                    emit(t);
+                    emit.push(t);
                 });
                 match found {
                     Ok(()) if n <= tokens.len() => cache.put(probe, piece.len(), &tokens[..n]),
@@ -445,7 +499,7 @@ impl Encoding {
     fn ordinary_tokens_uncached(
         &self,
         text: &str,
-        emit: &mut impl FnMut(Rank),
+        emit: &mut impl TokenSink,
     ) -> Result<(), EncodeError> {
         let vocab = &self.vocab;
         let s = text.as_bytes();
@@ -458,8 +512,8 @@ impl Encoding {
             for (&key, &(a, b)) in keys.iter().zip(spans) {
                 let piece = &s[a..b];
                 let found = match vocab.rank_prepared(piece, key) {
-                    Some(rank) => Ok(emit(rank)),
-                    None => bpe::encode_unranked(vocab, piece, emit),
+                    Some(rank) => Ok(emit.push(rank)),
+                    None => bpe::encode_unranked(vocab, piece, &mut |t| emit.push(t)),
                 };
                 if let Err(e) = found {
                     err = Some(e);

@@ -14,7 +14,7 @@ use crate::vocab::Rank;
 /// Longest piece the cache keeps.
 pub const MAX_PIECE: usize = 16;
 /// Most tokens an entry keeps; pieces with more always take the full path.
-const MAX_TOKENS: usize = 3;
+pub const MAX_TOKENS: usize = 3;
 /// Sets per table: two entries each, one cache line (2 MiB in all, touched only where used).
 const SETS: usize = 1 << 15;
 /// Tables kept per thread, one per vocabulary, most recent first.
@@ -88,9 +88,10 @@ impl PieceCache {
         Probe { key, slot }
     }
 
-    /// The tokens of the probed piece of `len` bytes, when the cache holds them.
+    /// The tokens of the probed piece of `len` bytes, when the cache holds them: the entry's
+    /// ids, of which the first `count` are the piece's.
     #[inline(always)]
-    pub fn get(&self, probe: Probe, len: usize) -> Option<&[Rank]> {
+    pub fn get(&self, probe: Probe, len: usize) -> Option<(&[Rank; MAX_TOKENS], usize)> {
         let [a, b] = &self.sets[probe.slot as usize].0;
         let e = if a.key == probe.key && a.len as usize == len {
             a
@@ -99,7 +100,7 @@ impl PieceCache {
         } else {
             return None;
         };
-        Some(&e.ids[..e.count as usize])
+        Some((&e.ids, e.count as usize))
     }
 
     /// Remembers the tokens of the probed piece, when there are few enough to keep.
@@ -158,6 +159,10 @@ pub fn with_cache<R>(vocab_id: u64, f: impl FnOnce(Option<&mut PieceCache>) -> R
 mod tests {
     use super::*;
 
+    fn tokens(found: Option<(&[Rank; MAX_TOKENS], usize)>) -> Option<Vec<Rank>> {
+        found.map(|(ids, count)| ids[..count].to_vec())
+    }
+
     #[test]
     fn keys_are_the_same_wherever_the_piece_sits() {
         let cache = PieceCache::new();
@@ -181,13 +186,13 @@ mod tests {
         // Zero bytes pad the key, so "a" and "a\0" share one; the length keeps them apart.
         assert_eq!(one.key, two.key);
         cache.put(one, 1, &[7]);
-        assert_eq!(cache.get(one, 1), Some(&[7][..]));
+        assert_eq!(tokens(cache.get(one, 1)), Some(vec![7]));
         assert_eq!(cache.get(two, 2), None);
         cache.put(two, 2, &[1, 2, 3]);
-        assert_eq!(cache.get(two, 2), Some(&[1, 2, 3][..]));
+        assert_eq!(tokens(cache.get(two, 2)), Some(vec![1, 2, 3]));
         // Too many tokens to keep: the entry is left as it was.
         cache.put(two, 2, &[1, 2, 3, 4]);
-        assert_eq!(cache.get(two, 2), Some(&[1, 2, 3][..]));
+        assert_eq!(tokens(cache.get(two, 2)), Some(vec![1, 2, 3]));
     }
 
     #[test]
