@@ -48,6 +48,7 @@ pub struct LongPiece {
     last_chunk: Vec<u8>,
     right: Vec<(Rank, u32)>,
     window: Vec<(Rank, u32)>,
+    windows: WindowMemo,
     /// Look for a frontier once this many bytes are held.
     next_commit: usize,
     commit_bytes: usize,
@@ -121,6 +122,7 @@ impl LongPiece {
         self.ends.clear();
         self.before = None;
         self.last_chunk.clear();
+        self.windows = WindowMemo::default();
         self.next_commit = self.commit_bytes;
     }
 
@@ -157,6 +159,7 @@ impl LongPiece {
             right,
             start,
             &mut self.window,
+            &mut self.windows,
         )?;
         let keep = self.tokens.len() - left;
         let mut at = if keep == 0 { 0 } else { self.ends[keep - 1] };
@@ -217,6 +220,7 @@ impl LongPiece {
             &right,
             e,
             &mut self.window,
+            &mut self.windows,
         )?;
         Ok(if left == j {
             0
@@ -240,6 +244,7 @@ fn seam(
     right: &[(Rank, u32)],
     start: usize,
     window: &mut Vec<(Rank, u32)>,
+    windows: &mut WindowMemo,
 ) -> Result<(usize, usize), MissingByte> {
     window.clear();
     // The common case: the tokens meet without a change.
@@ -262,8 +267,7 @@ fn seam(
                 .iter()
                 .map(|&(_, len)| len as usize)
                 .sum::<usize>();
-        window.clear();
-        merge_into(vocab, &bytes[from..to], window)?;
+        windows.merge(vocab, &bytes[from..to], window)?;
         if taken < right.len()
             && !compatible(vocab, window.last().expect("non-empty").0, right[taken].0)?
         {
@@ -288,6 +292,39 @@ fn seam(
             return Ok((left, taken));
         }
         left += 1;
+    }
+}
+
+/// The last few windows a seam merged, and their tokens. A piece that repeats with a short
+/// period (a run of one letter after a prefix that shifts its tokens off the chunk grid) meets
+/// the same windows at seam after seam; merging each again would cost more than the chunks.
+#[derive(Default)]
+struct WindowMemo {
+    entries: [(Vec<u8>, Vec<(Rank, u32)>); 4],
+    next: usize,
+}
+
+impl WindowMemo {
+    /// `out` becomes the tokens of `bytes`, remembered or merged.
+    fn merge(
+        &mut self,
+        vocab: &Vocab,
+        bytes: &[u8],
+        out: &mut Vec<(Rank, u32)>,
+    ) -> Result<(), MissingByte> {
+        out.clear();
+        if let Some((_, tokens)) = self.entries.iter().find(|e| e.0 == bytes) {
+            out.extend_from_slice(tokens);
+            return Ok(());
+        }
+        merge_into(vocab, bytes, out)?;
+        let (kept_bytes, kept_tokens) = &mut self.entries[self.next];
+        kept_bytes.clear();
+        kept_bytes.extend_from_slice(bytes);
+        kept_tokens.clear();
+        kept_tokens.extend_from_slice(out);
+        self.next = (self.next + 1) % self.entries.len();
+        Ok(())
     }
 }
 
