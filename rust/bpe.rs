@@ -545,6 +545,9 @@ mod tests {
                 "😀".repeat(150).into_bytes(),
                 " ".repeat(700).into_bytes(),
                 "abcdefghijklmnopqrstuvwxyz".repeat(20).into_bytes(),
+                // Periodic runs shifted off the chunk grid: seam windows come back.
+                format!("qwertzui{}", "a".repeat(2000)).into_bytes(),
+                format!("x{}", "ab".repeat(700)).into_bytes(),
             ] {
                 let expected = reference_merge(v, &piece);
                 assert_eq!(fast(v, &piece), expected);

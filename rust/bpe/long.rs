@@ -295,12 +295,13 @@ fn seam(
     }
 }
 
-/// The last few windows a seam merged, and their tokens. A piece that repeats with a short
+/// The last eight windows a seam merged, and their tokens. A piece that repeats with a short
 /// period (a run of one letter after a prefix that shifts its tokens off the chunk grid) meets
-/// the same windows at seam after seam; merging each again would cost more than the chunks.
+/// the same windows at seam after seam (one seam can widen through five); merging each again
+/// would cost more than the chunks.
 #[derive(Default)]
 struct WindowMemo {
-    entries: [(Vec<u8>, Vec<(Rank, u32)>); 4],
+    entries: [(Vec<u8>, Vec<(Rank, u32)>); 8],
     next: usize,
 }
 
