@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::bpe::{self, MissingByte};
 use crate::bulk::cut::CutRule;
-use crate::piece_cache::{self, PieceCache, Probe};
+use crate::piece_cache::{self, Hit, PieceCache, Probe};
 use crate::pretokenize::{PatternError, Pretokenizer, BATCH};
 use crate::vocab::{Rank, Vocab, VocabError};
 
@@ -22,6 +22,11 @@ pub trait TokenSink {
     #[inline(always)]
     fn push_cached(&mut self, ids: &[Rank; piece_cache::MAX_TOKENS], count: usize) {
         ids[..count].iter().for_each(|&t| self.push(t));
+    }
+
+    #[inline(always)]
+    fn push_all(&mut self, tokens: &[Rank]) {
+        tokens.iter().for_each(|&t| self.push(t));
     }
 }
 
@@ -51,6 +56,11 @@ impl TokenSink for Vec<Rank> {
             self.set_len(len + count.min(ids.len()));
         }
     }
+
+    #[inline(always)]
+    fn push_all(&mut self, tokens: &[Rank]) {
+        self.extend_from_slice(tokens);
+    }
 }
 
 /// A sink that only counts.
@@ -65,6 +75,11 @@ impl TokenSink for Count {
     #[inline(always)]
     fn push_cached(&mut self, _: &[Rank; piece_cache::MAX_TOKENS], count: usize) {
         self.0 += count;
+    }
+
+    #[inline(always)]
+    fn push_all(&mut self, tokens: &[Rank]) {
+        self.0 += tokens.len();
     }
 }
 
@@ -469,11 +484,19 @@ impl Encoding {
                     }
                     continue;
                 }
-                if let Some((ids, count)) = cache.get(probe, piece.len()) {
-                    emit.push_cached(ids, count);
-                    continue;
+                match cache.get(probe, piece.len()) {
+                    Some(Hit::Inline(ids, count)) => {
+                        emit.push_cached(ids, count);
+                        continue;
+                    }
+                    Some(Hit::Spilled(tokens)) => {
+                        emit.push_all(tokens);
+                        continue;
+                    }
+                    None => {}
                 }
-                let mut tokens = [0; 4];
+                // A piece of MAX_PIECE bytes has at most that many tokens.
+                let mut tokens = [0; piece_cache::MAX_PIECE];
                 let mut n = 0;
                 let found = bpe::encode_piece(vocab, piece, &mut |t| {
                     if n < tokens.len() {

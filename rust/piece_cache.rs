@@ -2,9 +2,12 @@
 //!
 //! Text repeats its pieces. A piece of up to 16 bytes is keyed by its bytes as one u128 (read
 //! with one load where the text allows it), and its entry (key, length and up to three tokens)
-//! fills half a cache line (two share a line, as a set), so a hit costs one hash and one line, which a batch prefetches
-//! ahead. Misses take the full path (the vocabulary's tables, or merging) and fill the entry.
-//! Each thread keeps a table for each of the last two vocabularies it encoded with.
+//! fills half a cache line (two share a line, as a set), so a hit costs one hash and one line,
+//! which a batch prefetches ahead. The tokens of a piece with more than three (words of
+//! scripts written in multi-byte chars, in a vocabulary with few tokens for them) spill into
+//! an array beside the table. Misses take the full path (the vocabulary's tables, or merging)
+//! and fill the entry. Each thread keeps a table for each of the last two vocabularies it
+//! encoded with.
 
 use std::alloc::{alloc_zeroed, handle_alloc_error, Layout};
 use std::cell::RefCell;
@@ -17,6 +20,8 @@ pub const MAX_PIECE: usize = 16;
 pub const MAX_TOKENS: usize = 3;
 /// Sets per table: two entries each, one cache line (2 MiB in all, touched only where used).
 const SETS: usize = 1 << 15;
+/// Most spilled tokens kept (4 MiB); when full, the table starts again empty.
+const SPILL_LIMIT: usize = 1 << 20;
 /// Tables kept per thread, one per vocabulary, most recent first.
 const TABLES: usize = 2;
 
@@ -26,7 +31,8 @@ const TABLES: usize = 2;
 #[derive(Clone, Copy)]
 struct Set([Entry; 2]);
 
-/// One entry: 32 bytes. All zeros (length 0, which no piece has) is empty.
+/// One entry: 32 bytes. All zeros (length 0, which no piece has) is empty. With more than
+/// MAX_TOKENS tokens, `ids[0]` is where they start among the spilled ones.
 #[repr(C)]
 #[derive(Clone, Copy)]
 struct Entry {
@@ -35,6 +41,13 @@ struct Entry {
     count: u8,
     ids: [Rank; MAX_TOKENS],
 }
+
+const EMPTY: Entry = Entry {
+    key: 0,
+    len: 0,
+    count: 0,
+    ids: [0; MAX_TOKENS],
+};
 
 /// A piece's key and its entry's index, computed once per piece.
 #[derive(Clone, Copy, Default)]
@@ -45,6 +58,15 @@ pub struct Probe {
 
 pub struct PieceCache {
     sets: Box<[Set]>,
+    /// Tokens of the pieces with more than MAX_TOKENS: an entry's `ids[0]` is where they start.
+    spilled: Vec<Rank>,
+}
+
+/// The tokens a cached piece has.
+pub enum Hit<'c> {
+    /// `ids[..count]`.
+    Inline(&'c [Rank; MAX_TOKENS], usize),
+    Spilled(&'c [Rank]),
 }
 
 impl PieceCache {
@@ -59,7 +81,10 @@ impl PieceCache {
             }
             Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, SETS))
         };
-        PieceCache { sets }
+        PieceCache {
+            sets,
+            spilled: Vec::new(),
+        }
     }
 
     /// The probe for the piece `text[start..end]` (at most MAX_PIECE bytes), after starting to
@@ -88,10 +113,9 @@ impl PieceCache {
         Probe { key, slot }
     }
 
-    /// The tokens of the probed piece of `len` bytes, when the cache holds them: the entry's
-    /// ids, of which the first `count` are the piece's.
+    /// The tokens of the probed piece of `len` bytes, when the cache holds them.
     #[inline(always)]
-    pub fn get(&self, probe: Probe, len: usize) -> Option<(&[Rank; MAX_TOKENS], usize)> {
+    pub fn get(&self, probe: Probe, len: usize) -> Option<Hit<'_>> {
         let [a, b] = &self.sets[probe.slot as usize].0;
         let e = if a.key == probe.key && a.len as usize == len {
             a
@@ -100,24 +124,40 @@ impl PieceCache {
         } else {
             return None;
         };
-        Some((&e.ids, e.count as usize))
+        let count = e.count as usize;
+        Some(if count <= MAX_TOKENS {
+            Hit::Inline(&e.ids, count)
+        } else {
+            let at = e.ids[0] as usize;
+            Hit::Spilled(&self.spilled[at..at + count])
+        })
     }
 
-    /// Remembers the tokens of the probed piece, when there are few enough to keep.
+    /// Remembers the tokens of the probed piece (at most 255 of them).
     #[inline]
     pub fn put(&mut self, probe: Probe, len: usize, tokens: &[Rank]) {
+        let mut ids = [0; MAX_TOKENS];
         if tokens.len() <= MAX_TOKENS {
-            let mut ids = [0; MAX_TOKENS];
             ids[..tokens.len()].copy_from_slice(tokens);
-            let set = &mut self.sets[probe.slot as usize].0;
-            set[1] = set[0];
-            set[0] = Entry {
-                key: probe.key,
-                len: len as u8,
-                count: tokens.len() as u8,
-                ids,
-            };
+        } else if tokens.len() <= u8::MAX as usize {
+            if self.spilled.len() + tokens.len() > SPILL_LIMIT {
+                // Entries point into the spilled tokens: both start again.
+                self.sets.fill(Set([EMPTY; 2]));
+                self.spilled.clear();
+            }
+            ids[0] = self.spilled.len() as Rank;
+            self.spilled.extend_from_slice(tokens);
+        } else {
+            return;
         }
+        let set = &mut self.sets[probe.slot as usize].0;
+        set[1] = set[0];
+        set[0] = Entry {
+            key: probe.key,
+            len: len as u8,
+            count: tokens.len() as u8,
+            ids,
+        };
     }
 }
 
@@ -159,8 +199,11 @@ pub fn with_cache<R>(vocab_id: u64, f: impl FnOnce(Option<&mut PieceCache>) -> R
 mod tests {
     use super::*;
 
-    fn tokens(found: Option<(&[Rank; MAX_TOKENS], usize)>) -> Option<Vec<Rank>> {
-        found.map(|(ids, count)| ids[..count].to_vec())
+    fn tokens(found: Option<Hit<'_>>) -> Option<Vec<Rank>> {
+        found.map(|hit| match hit {
+            Hit::Inline(ids, count) => ids[..count].to_vec(),
+            Hit::Spilled(tokens) => tokens.to_vec(),
+        })
     }
 
     #[test]
@@ -187,12 +230,39 @@ mod tests {
         assert_eq!(one.key, two.key);
         cache.put(one, 1, &[7]);
         assert_eq!(tokens(cache.get(one, 1)), Some(vec![7]));
-        assert_eq!(cache.get(two, 2), None);
+        assert!(cache.get(two, 2).is_none());
         cache.put(two, 2, &[1, 2, 3]);
         assert_eq!(tokens(cache.get(two, 2)), Some(vec![1, 2, 3]));
-        // Too many tokens to keep: the entry is left as it was.
-        cache.put(two, 2, &[1, 2, 3, 4]);
-        assert_eq!(tokens(cache.get(two, 2)), Some(vec![1, 2, 3]));
+        // More tokens than an entry holds spill beside the table.
+        cache.put(two, 2, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(tokens(cache.get(two, 2)), Some(vec![1, 2, 3, 4, 5, 6, 7, 8]));
+        // Too many to count in an entry: nothing changes.
+        cache.put(two, 2, &[9; 256]);
+        assert_eq!(tokens(cache.get(two, 2)), Some(vec![1, 2, 3, 4, 5, 6, 7, 8]));
+    }
+
+    #[test]
+    fn a_full_spill_starts_the_table_again() {
+        let mut cache = PieceCache::new();
+        let text = b"abcdefgh and more text after it";
+        let first = cache.probe(text, 0, 1);
+        cache.put(first, 1, &[5, 6, 7, 8]);
+        let spill: Vec<Rank> = (0..200).collect();
+        let mut puts = 0;
+        // Fill the spilled tokens to their limit with another piece, over and over.
+        while cache.spilled.len() + spill.len() <= SPILL_LIMIT {
+            let other = cache.probe(text, 1, 3);
+            cache.put(other, 2, &spill);
+            puts += 1;
+        }
+        assert!(puts > 0);
+        assert_eq!(tokens(cache.get(first, 1)), Some(vec![5, 6, 7, 8]));
+        // The next spill does not fit: everything starts again, and stays right.
+        let other = cache.probe(text, 1, 3);
+        cache.put(other, 2, &spill);
+        assert!(cache.get(first, 1).is_none());
+        assert_eq!(tokens(cache.get(other, 2)), Some(spill.clone()));
+        assert_eq!(cache.spilled.len(), spill.len());
     }
 
     #[test]
