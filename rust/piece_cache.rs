@@ -235,10 +235,16 @@ mod tests {
         assert_eq!(tokens(cache.get(two, 2)), Some(vec![1, 2, 3]));
         // More tokens than an entry holds spill beside the table.
         cache.put(two, 2, &[1, 2, 3, 4, 5, 6, 7, 8]);
-        assert_eq!(tokens(cache.get(two, 2)), Some(vec![1, 2, 3, 4, 5, 6, 7, 8]));
+        assert_eq!(
+            tokens(cache.get(two, 2)),
+            Some(vec![1, 2, 3, 4, 5, 6, 7, 8])
+        );
         // Too many to count in an entry: nothing changes.
         cache.put(two, 2, &[9; 256]);
-        assert_eq!(tokens(cache.get(two, 2)), Some(vec![1, 2, 3, 4, 5, 6, 7, 8]));
+        assert_eq!(
+            tokens(cache.get(two, 2)),
+            Some(vec![1, 2, 3, 4, 5, 6, 7, 8])
+        );
     }
 
     #[test]
