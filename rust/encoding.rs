@@ -535,7 +535,10 @@ impl Encoding {
             for (&key, &(a, b)) in keys.iter().zip(spans) {
                 let piece = &s[a..b];
                 let found = match vocab.rank_prepared(piece, key) {
-                    Some(rank) => Ok(emit.push(rank)),
+                    Some(rank) => {
+                        emit.push(rank);
+                        Ok(())
+                    }
                     None => bpe::encode_unranked(vocab, piece, &mut |t| emit.push(t)),
                 };
                 if let Err(e) = found {

@@ -295,13 +295,16 @@ fn seam(
     }
 }
 
+/// Tokens with their byte lengths, as `merge_into` gives them.
+type Tokens = Vec<(Rank, u32)>;
+
 /// The last eight windows a seam merged, and their tokens. A piece that repeats with a short
 /// period (a run of one letter after a prefix that shifts its tokens off the chunk grid) meets
 /// the same windows at seam after seam (one seam can widen through five); merging each again
 /// would cost more than the chunks.
 #[derive(Default)]
 struct WindowMemo {
-    entries: [(Vec<u8>, Vec<(Rank, u32)>); 8],
+    entries: [(Vec<u8>, Tokens); 8],
     next: usize,
 }
 
