@@ -41,15 +41,20 @@ def test_adapter_import_loads_no_provider_and_no_httpx() -> None:
     assert not [name for name in HEAVY if name in loaded]
 
 
+# Best of several fresh interpreters: CI runs other jobs beside the suite, and one quiet run is
+# enough to show the import is cheap.
+RUNS = 7
+
+
 def test_import_devsynth_is_under_100_ms() -> None:
-    best = min(import_times("devsynth")["devsynth"] for _ in range(3))
+    best = min(import_times("devsynth")["devsynth"] for _ in range(RUNS))
     assert best < 100_000, f"import devsynth took {best / 1000:.1f} ms"
 
 
 def test_adapter_import_is_under_100_ms() -> None:
     best = min(
         import_times("devsynth.adapters.llm.llm_adapter")["devsynth.adapters.llm.llm_adapter"]
-        for _ in range(3)
+        for _ in range(RUNS)
     )
     assert best < 100_000, f"import took {best / 1000:.1f} ms"
 
