@@ -67,6 +67,14 @@ impl ChatFormat {
         reply_priming: 3,
     };
 
+    pub const fn new(per_message: i64, per_name: i64, reply_priming: i64) -> Self {
+        ChatFormat {
+            per_message,
+            per_name,
+            reply_priming,
+        }
+    }
+
     /// The format of a model's chat (the current one for models it does not know).
     pub fn for_model(model: &str) -> ChatFormat {
         if model == "gpt-3.5-turbo-0301" {
@@ -216,7 +224,9 @@ pub trait ChatValue: Sized + Clone {
         f: impl FnMut(Self, Self) -> Result<(), Self::Error>,
     ) -> Result<(), Self::Error>;
     /// Whether this is the string `s`.
-    fn is_str(&self, s: &str) -> bool;
+    fn is_str(&self, s: &str) -> bool {
+        self.kind() == Kind::Str && self.text().is_ok_and(|t| t == s)
+    }
     /// The text of a string.
     fn text(&self) -> Result<Cow<'_, str>, Self::Error>;
 }
@@ -286,6 +296,23 @@ impl<V: ChatValue> MessageFields<V> {
             name: self.name.as_ref().map(V::text).transpose()?,
         })
     }
+}
+
+/// The fields that count of each message, checked in order (see [`message_fields`]).
+pub fn fields_of_each<V: ChatValue>(messages: &[V]) -> Result<Vec<MessageFields<V>>, V::Error> {
+    let fields = messages.iter().enumerate();
+    fields.map(|(i, m)| message_fields(i, m)).collect()
+}
+
+/// Tokens of each message, from texts read beforehand: counting then needs nothing of the
+/// messages' source (a Python caller's, read with its lock held, counted without).
+pub fn each_message_tokens<E>(
+    format: ChatFormat,
+    messages: &[MessageTexts<'_>],
+    mut count: impl FnMut(&str) -> Result<usize, E>,
+) -> Result<Vec<i64>, E> {
+    let tokens = |m: &MessageTexts<'_>| message_tokens_with(format, &m.view(), &mut count);
+    messages.iter().map(tokens).collect()
 }
 
 /// Message `i`'s role: the message must be a map with a str `role`.
@@ -699,9 +726,6 @@ mod tests {
             entries.iter().try_for_each(|(k, v)| f(J::S(k), v.clone()))
         }
 
-        fn is_str(&self, s: &str) -> bool {
-            matches!(self, J::S(t) if *t == s)
-        }
         fn text(&self) -> Result<Cow<'_, str>, InvalidMessage> {
             let J::S(t) = self else {
                 panic!("text of {self:?}")
@@ -911,6 +935,46 @@ mod tests {
         // With room for the call, the whole exchange stays.
         let p = prune(enc, ChatFormat::CURRENT, &msgs, budget + each[2]).unwrap();
         assert_eq!(p.kept, vec![0, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn each_message_counts_from_texts_read_beforehand() {
+        let msgs = vec![
+            m(vec![
+                ("role", J::S("system")),
+                ("content", J::S("be brief")),
+            ]),
+            m(vec![
+                ("role", J::S("user")),
+                ("content", J::S("hi")),
+                ("name", J::S("bob")),
+            ]),
+        ];
+        let fields = fields_of_each(&msgs).unwrap();
+        let texts = fields
+            .iter()
+            .map(|f| f.texts())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let words = |t: &str| Ok::<_, ()>(t.split(' ').count());
+        let format = ChatFormat::CURRENT;
+        // 3 a message, 1 a name: system 3 + 1 + 2; user 3 + 1 + 1 + (1 + 1).
+        assert_eq!(each_message_tokens(format, &texts, words), Ok(vec![6, 7]));
+        assert_eq!(each_message_tokens(format, &[], words), Ok(vec![]));
+        let failed =
+            each_message_tokens(
+                format,
+                &texts,
+                |t| if t == "hi" { Err(t.len()) } else { Ok(1) },
+            );
+        assert_eq!(failed, Err(2));
+        // The first message refused names itself.
+        let bad = vec![msgs[0].clone(), m(vec![("role", J::S("user"))])];
+        let err = fields_of_each(&bad).err().unwrap();
+        assert_eq!(
+            err,
+            InvalidMessage::Missing("message 1 has no 'content'".into())
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! An encoding: vocabulary, pre-tokenizer and special tokens, with tiktoken's encode and decode
 //! semantics, and counting paths that never build the token list.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use std::ops::Range;
@@ -624,6 +625,18 @@ impl Encoding {
         }
         Ok(out)
     }
+
+    /// Whether `token` is a special token's id.
+    pub fn is_special_token(&self, token: Rank) -> bool {
+        self.special_by_rank.contains_key(&token)
+    }
+
+    /// The bytes of every ordinary token, sorted (tiktoken's `token_byte_values`).
+    pub fn token_byte_values(&self) -> Vec<&[u8]> {
+        let mut values: Vec<&[u8]> = self.vocab.iter().map(|(b, _)| b).collect();
+        values.sort_unstable();
+        values
+    }
 }
 
 /// Token lists laid end to end: `ids[offsets[i]..offsets[i + 1]]` are the tokens of text i.
@@ -646,6 +659,33 @@ pub fn flatten(lists: Vec<Vec<Rank>>) -> FlatTokens {
         flat.offsets.push(flat.ids.len() as u64);
     }
     flat
+}
+
+impl FlatTokens {
+    /// Encode results laid end to end, or the first error among them (in order).
+    pub fn from_results(lists: Vec<Result<Vec<Rank>, EncodeError>>) -> Result<Self, EncodeError> {
+        lists.into_iter().collect::<Result<_, _>>().map(flatten)
+    }
+
+    /// The ids as little-endian u32 and the offsets as little-endian u64, as bytes: the memory
+    /// itself on little-endian machines.
+    pub fn le_bytes(&self) -> (Cow<'_, [u8]>, Cow<'_, [u8]>) {
+        (
+            le_bytes(&self.ids, u32::to_le_bytes),
+            le_bytes(&self.offsets, u64::to_le_bytes),
+        )
+    }
+}
+
+/// The little-endian bytes of integers (`T` is u32 or u64: no padding).
+fn le_bytes<T: Copy, const N: usize>(values: &[T], to_le: fn(T) -> [u8; N]) -> Cow<'_, [u8]> {
+    if cfg!(target_endian = "little") {
+        // SAFETY: plain integers, no padding; the slice covers exactly their memory.
+        let len = std::mem::size_of_val(values);
+        Cow::Borrowed(unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), len) })
+    } else {
+        Cow::Owned(values.iter().flat_map(|&v| to_le(v)).collect())
+    }
 }
 
 enum Segment<'t> {
@@ -766,6 +806,21 @@ mod tests {
     }
 
     #[test]
+    fn flat_tokens_as_little_endian_bytes() {
+        let flat = FlatTokens::from_results(vec![Ok(vec![1, 0x0102_0304]), Ok(vec![])]).unwrap();
+        let (ids, offsets) = flat.le_bytes();
+        assert_eq!(&*ids, &[1, 0, 0, 0, 4, 3, 2, 1]);
+        assert_eq!(offsets.len(), 3 * 8);
+        assert_eq!(&offsets[8..16], &[2, 0, 0, 0, 0, 0, 0, 0]);
+        let failed = FlatTokens::from_results(vec![
+            Ok(vec![1]),
+            Err(EncodeError::MissingByte(7)),
+            Err(EncodeError::MissingByte(8)),
+        ]);
+        assert_eq!(failed, Err(EncodeError::MissingByte(7)));
+    }
+
+    #[test]
     fn decode_refuses_unknown_ids() {
         let enc = builtin::get("cl100k_base").unwrap();
         assert_eq!(
@@ -775,5 +830,19 @@ mod tests {
         assert_eq!(enc.decode_bytes(&[100256]), Err(InvalidToken(100256)));
         assert_eq!(enc.decode_bytes(&[-1]), Err(InvalidToken(-1)));
         assert_eq!(enc.decode_bytes(&[1 << 40]), Err(InvalidToken(1 << 40)));
+    }
+
+    #[test]
+    fn special_ids_and_sorted_token_bytes() {
+        let enc = builtin::get("o200k_harmony").unwrap();
+        assert!(enc.is_special_token(199999));
+        assert!(!enc.is_special_token(15339));
+        assert!(!enc.is_special_token(Rank::MAX));
+        // Every special token's id, those that share one included.
+        assert!(enc.specials().iter().all(|s| enc.is_special_token(s.1)));
+        let values = builtin::get("r50k_base").unwrap().token_byte_values();
+        assert_eq!(values.len(), 50256);
+        assert!(values.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(values[0], b"\x00");
     }
 }

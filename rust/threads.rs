@@ -15,12 +15,16 @@
 //!   a pool of its own here too.
 //! - **Watching**: [`run_watched`] runs work on a pool while the calling thread checks, every
 //!   [`WATCH_INTERVAL`], whether to stop (Ctrl-C, in the bindings); the work sees a [`Cancel`]
-//!   flag between items and stops early.
+//!   flag between items and stops early. [`run_pipelined`] also hands each finished task's
+//!   results to the calling thread while the rest run (output only one thread can build).
+//! - **Splitting one text**: [`parts_for`] decides how many parts a text is cut into for a
+//!   thread count, and [`in_parts`] runs the parts' work on the pool only when there are several.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use rayon::ThreadPool;
@@ -211,6 +215,9 @@ impl Cancel {
 pub enum Stopped<E> {
     /// The watcher asked to stop, with this reason; the work was cancelled and has ended.
     Watcher(E),
+    /// The work (or what received its results) failed with this error; the rest of the work
+    /// was cancelled and has ended.
+    Failed(E),
     /// The work panicked (a bug).
     Panicked,
 }
@@ -296,6 +303,134 @@ pub fn par_map<I: Sync, T: Send>(
         .par_iter()
         .map(|item| (!cancel.is_cancelled()).then(|| f(item)))
         .collect()
+}
+
+/// Runs `work` on each of `items`, `per_task` items a task, on the pool for `threads`, and hands
+/// each task's results to `deliver(start, results)` on this thread as soon as the task ends (in
+/// whichever order the tasks end; `start` is the index of the task's first item), so that
+/// building the output overlaps the work still running. `watch` is called every
+/// [`WATCH_INTERVAL`], busy or not, as in [`run_watched`]. A batch of one task runs on this
+/// thread alone, and needs no pool.
+///
+/// The first error, from `work` or `deliver` ([`Stopped::Failed`]) or from `watch`
+/// ([`Stopped::Watcher`]), cancels the tasks not yet started; it is returned once every task has
+/// ended, and nothing more is delivered after it.
+pub fn run_pipelined<I: Sync, T: Send, E: Send + From<ThreadsError>>(
+    threads: Option<usize>,
+    items: &[I],
+    per_task: usize,
+    work: impl Fn(&I) -> Result<T, E> + Sync,
+    mut deliver: impl FnMut(usize, Vec<T>) -> Result<(), E>,
+    mut watch: impl FnMut() -> Result<(), E>,
+) -> Result<(), Stopped<E>> {
+    let per_task = per_task.max(1);
+    if items.len() <= per_task {
+        let results: Result<Vec<T>, E> =
+            catch_unwind(AssertUnwindSafe(|| items.iter().map(&work).collect()))
+                .map_err(|_| Stopped::Panicked)?;
+        return results.and_then(|r| deliver(0, r)).map_err(Stopped::Failed);
+    }
+    let pool = pool(threads).map_err(|e| Stopped::Failed(e.into()))?;
+    let tasks = items.len().div_ceil(per_task);
+    let cancel = Cancel::new();
+    let (sender, receiver) = mpsc::channel::<(usize, TaskResult<T, E>)>();
+    let mut failure = None;
+    pool.in_place_scope(|s| {
+        for (k, chunk) in items.chunks(per_task).enumerate() {
+            let (sender, work, cancel) = (sender.clone(), &work, &cancel);
+            s.spawn(move |_| {
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    chunk
+                        .iter()
+                        .map(|item| (!cancel.is_cancelled()).then(|| work(item)).transpose())
+                        .collect()
+                }));
+                let _ = sender.send((k * per_task, result));
+            });
+        }
+        drop(sender);
+        let mut received = 0;
+        let mut checked = Instant::now();
+        while received < tasks {
+            if failure.is_none() && checked.elapsed() >= WATCH_INTERVAL {
+                checked = Instant::now();
+                if let Err(e) = watch() {
+                    cancel.cancel();
+                    failure = Some(Stopped::Watcher(e));
+                }
+            }
+            // Once the batch has failed, only the ends of the remaining tasks are awaited.
+            let wait = match failure {
+                Some(_) => Duration::from_secs(3600),
+                None => WATCH_INTERVAL,
+            };
+            let (start, result) = match receiver.recv_timeout(wait) {
+                Ok(r) => r,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            received += 1;
+            let outcome = match result {
+                _ if failure.is_some() => Ok(()),
+                Ok(Ok(Some(results))) => deliver(start, results).map_err(Stopped::Failed),
+                Ok(Err(e)) => Err(Stopped::Failed(e)),
+                // Cancelled with no failure recorded cannot happen: treated as the bug it is.
+                Ok(Ok(None)) | Err(_) => Err(Stopped::Panicked),
+            };
+            if let Err(stopped) = outcome {
+                cancel.cancel();
+                failure = Some(stopped);
+            }
+        }
+    });
+    failure.map_or(Ok(()), Err)
+}
+
+/// A task's results, `None` when it was cancelled, or its error or panic.
+type TaskResult<T, E> = std::thread::Result<Result<Option<Vec<T>>, E>>;
+
+/// Text shorter than this is never split across threads: splitting costs a scan for cuts and a
+/// join, and a small text is done before a thread starts.
+pub const MIN_PART_BYTES: usize = 1 << 16;
+
+/// The parts a text of `len` bytes is split into for `threads` threads: one per thread, none
+/// shorter than [`MIN_PART_BYTES`]; one without a thread count (a single text stays on one
+/// thread unless asked).
+pub fn parts_for(len: usize, threads: Option<usize>) -> usize {
+    match threads {
+        Some(n) if n > 1 => n.min(len / MIN_PART_BYTES).max(1),
+        _ => 1,
+    }
+}
+
+/// `f(parts)` for a text of `len` bytes split as [`parts_for`] says: on the pool for `threads`
+/// when there are several parts, else on this thread (and no pool is made).
+pub fn in_parts<T: Send>(
+    len: usize,
+    threads: Option<usize>,
+    f: impl FnOnce(usize) -> T + Send,
+) -> Result<T, ThreadsError> {
+    match parts_for(len, threads) {
+        1 => Ok(f(1)),
+        parts => Ok(pool(threads)?.install(|| f(parts))),
+    }
+}
+
+/// `f` of each item, in order, on the pool for `threads` while this thread calls `watch` (see
+/// [`run_watched`]); fewer than two items are mapped on this thread, without a pool.
+pub fn map_watched<I: Sync, T: Send, E: From<ThreadsError>>(
+    threads: Option<usize>,
+    items: &[I],
+    f: impl Fn(&I) -> T + Sync + Send,
+    watch: impl FnMut() -> Result<(), E>,
+) -> Result<Vec<T>, Stopped<E>> {
+    if items.len() < 2 {
+        let mapped = catch_unwind(AssertUnwindSafe(|| items.iter().map(&f).collect()));
+        return mapped.map_err(|_| Stopped::Panicked);
+    }
+    let pool = pool(threads).map_err(|e| Stopped::Failed(e.into()))?;
+    // `None` only when cancelled, which only the watcher does, and its error came back.
+    run_watched(&pool, |cancel| par_map(items, cancel, &f), watch)?.ok_or(Stopped::Panicked)
 }
 
 /// A flag one thread sets and another waits for.
@@ -432,6 +567,228 @@ mod tests {
             run_watched_alone(|_| 7, || -> Result<(), ()> { Ok(()) }).unwrap(),
             7
         );
+    }
+
+    /// Runs the pipeline over 0..n, collecting what is delivered at the index it was given.
+    fn pipelined(
+        threads: Option<usize>,
+        n: u32,
+        per_task: usize,
+        work: impl Fn(&u32) -> Result<u32, String> + Sync,
+        watch: impl FnMut() -> Result<(), String>,
+    ) -> (Result<(), Stopped<String>>, Vec<Option<u32>>) {
+        let items: Vec<u32> = (0..n).collect();
+        let mut out = vec![None; items.len()];
+        let got = run_pipelined(
+            threads,
+            &items,
+            per_task,
+            work,
+            |start, results| {
+                for (j, r) in results.into_iter().enumerate() {
+                    assert!(out[start + j].replace(r).is_none(), "delivered twice");
+                }
+                Ok(())
+            },
+            watch,
+        );
+        (got, out)
+    }
+
+    impl From<ThreadsError> for String {
+        fn from(e: ThreadsError) -> String {
+            e.to_string()
+        }
+    }
+
+    #[test]
+    fn pipelined_work_delivers_every_result_at_its_place() {
+        for (threads, n, per_task) in [(Some(3), 1000, 16), (Some(1), 50, 7), (None, 5, 16)] {
+            let (got, out) = pipelined(threads, n, per_task, |x| Ok(x * 2), || Ok(()));
+            assert!(got.is_ok());
+            let want: Vec<Option<u32>> = (0..n).map(|x| Some(x * 2)).collect();
+            assert_eq!(out, want, "{threads:?} {n} {per_task}");
+        }
+        // Nothing to do: nothing delivered, no error; a per-task of 0 is taken as 1.
+        assert!(pipelined(Some(2), 0, 16, |x| Ok(*x), || Ok(())).0.is_ok());
+        let (got, out) = pipelined(Some(2), 40, 0, |x| Ok(*x), || Ok(()));
+        assert!(got.is_ok() && out.iter().all(Option::is_some));
+    }
+
+    #[test]
+    fn a_small_batch_runs_on_this_thread_without_a_pool() {
+        let here = std::thread::current().id();
+        let items = [1, 2, 3];
+        let mut delivered = Vec::new();
+        let got = run_pipelined(
+            Some(MAX_THREADS + 1), // would be refused, were a pool asked for
+            &items,
+            16,
+            |x| {
+                assert_eq!(std::thread::current().id(), here);
+                Ok::<_, String>(x + 1)
+            },
+            |start, r| {
+                delivered.push((start, r));
+                Ok(())
+            },
+            || Ok(()),
+        );
+        assert!(got.is_ok());
+        assert_eq!(delivered, vec![(0, vec![2, 3, 4])]);
+        // A large one needs the pool, and reports why it cannot have one.
+        let many: Vec<u32> = (0..100).collect();
+        let got = run_pipelined(
+            Some(MAX_THREADS + 1),
+            &many,
+            16,
+            |x| Ok::<_, String>(*x),
+            |_, _| Ok(()),
+            || Ok(()),
+        );
+        assert!(matches!(got, Err(Stopped::Failed(m)) if m.contains("at most 1024")));
+    }
+
+    #[test]
+    fn a_failing_item_stops_the_pipeline_and_is_returned() {
+        let done = AtomicUsize::new(0);
+        let (got, out) = pipelined(
+            Some(2),
+            10_000,
+            4,
+            |&x| {
+                done.fetch_add(1, Ordering::Relaxed);
+                if x == 40 {
+                    return Err(format!("bad item {x}"));
+                }
+                std::thread::sleep(Duration::from_micros(200));
+                Ok(x)
+            },
+            || Ok(()),
+        );
+        assert!(matches!(got, Err(Stopped::Failed(ref m)) if m == "bad item 40"));
+        // The task holding item 40 delivered nothing, and the tasks after it were cancelled.
+        assert_eq!(out[40], None);
+        assert!(done.load(Ordering::Relaxed) < 5_000);
+        // In a batch of one task too.
+        let (got, _) = pipelined(Some(2), 3, 16, |&x| Err(format!("no {x}")), || Ok(()));
+        assert!(matches!(got, Err(Stopped::Failed(ref m)) if m == "no 0"));
+    }
+
+    #[test]
+    fn a_failing_delivery_or_watcher_stops_the_pipeline() {
+        let items: Vec<u32> = (0..2_000).collect();
+        let mut deliveries = 0;
+        let got = run_pipelined(
+            Some(2),
+            &items,
+            8,
+            |x| Ok::<_, String>(*x),
+            |_, _| {
+                deliveries += 1;
+                Err("full".to_string())
+            },
+            || Ok(()),
+        );
+        assert!(matches!(got, Err(Stopped::Failed(ref m)) if m == "full"));
+        assert_eq!(deliveries, 1, "nothing is delivered after a failure");
+
+        let started = Instant::now();
+        let (got, out) = pipelined(
+            Some(2),
+            10_000,
+            4,
+            |&x| {
+                std::thread::sleep(Duration::from_millis(1));
+                Ok(x)
+            },
+            || match started.elapsed() > Duration::from_millis(150) {
+                true => Err("interrupted".to_string()),
+                false => Ok(()),
+            },
+        );
+        assert!(matches!(got, Err(Stopped::Watcher(ref m)) if m == "interrupted"));
+        // 10,000 items of 1 ms on 2 threads would take 5 s.
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(out.iter().any(Option::is_none));
+    }
+
+    #[test]
+    fn a_panicking_task_is_reported_not_hung() {
+        let (got, _) = pipelined(
+            Some(2),
+            100,
+            4,
+            |&x| {
+                assert!(x != 50, "a bug");
+                Ok(x)
+            },
+            || Ok(()),
+        );
+        assert!(matches!(got, Err(Stopped::Panicked)));
+        let (got, _) = pipelined(Some(2), 3, 16, |_| panic!("a bug"), || Ok(()));
+        assert!(matches!(got, Err(Stopped::Panicked)));
+    }
+
+    #[test]
+    fn texts_are_split_only_when_threads_are_asked_for_and_the_text_is_long() {
+        assert_eq!(parts_for(10 * MIN_PART_BYTES, None), 1);
+        assert_eq!(parts_for(10 * MIN_PART_BYTES, Some(1)), 1);
+        assert_eq!(parts_for(10 * MIN_PART_BYTES, Some(4)), 4);
+        assert_eq!(parts_for(10 * MIN_PART_BYTES, Some(64)), 10);
+        assert_eq!(parts_for(MIN_PART_BYTES - 1, Some(8)), 1);
+        assert_eq!(parts_for(0, Some(8)), 1);
+        // One part runs here without a pool (an impossible count is never asked for)...
+        let here = std::thread::current().id();
+        let got = in_parts(100, Some(MAX_THREADS + 1), |parts| {
+            (parts, std::thread::current().id() == here)
+        });
+        assert_eq!(got, Ok((1, true)));
+        // ...several run on the pool for the count.
+        let got = in_parts(8 * MIN_PART_BYTES, Some(3), |parts| {
+            (
+                parts,
+                rayon::current_num_threads(),
+                rayon::current_thread_index().is_some(),
+            )
+        });
+        assert_eq!(got, Ok((3, 3, true)));
+    }
+
+    #[test]
+    fn mapped_work_keeps_order_and_stops_when_watched() {
+        let items: Vec<u32> = (0..500).collect();
+        let ok = || Ok::<(), String>(());
+        let got = map_watched(Some(3), &items, |x| x * 2, ok).unwrap();
+        assert_eq!(got, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        // One item: mapped here, and no pool is asked for.
+        let here = std::thread::current().id();
+        let one = map_watched(
+            Some(MAX_THREADS + 1),
+            &[7],
+            |x| (x + 1, std::thread::current().id()),
+            ok,
+        );
+        assert_eq!(one.unwrap(), vec![(8, here)]);
+        let many = map_watched(Some(MAX_THREADS + 1), &items, |x| *x, ok);
+        assert!(matches!(many, Err(Stopped::Failed(m)) if m.contains("at most 1024")));
+        let started = Instant::now();
+        let slow: Vec<u32> = (0..10_000).collect();
+        let got = map_watched(
+            Some(2),
+            &slow,
+            |_| std::thread::sleep(Duration::from_millis(1)),
+            || match started.elapsed() > Duration::from_millis(150) {
+                true => Err("stop".to_string()),
+                false => Ok(()),
+            },
+        );
+        assert!(matches!(got, Err(Stopped::Watcher(ref m)) if m == "stop"));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let panicked = map_watched(Some(2), &items, |&x| assert!(x != 9), ok);
+        assert!(matches!(panicked, Err(Stopped::Panicked)));
+        let panicked = map_watched(Some(2), &[1], |_| panic!("a bug"), ok);
+        assert!(matches!(panicked, Err(Stopped::Panicked)));
     }
 
     #[test]

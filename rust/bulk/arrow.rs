@@ -429,6 +429,18 @@ impl StringArray<'_> {
     }
 }
 
+/// The counts of several arrays (a stream's, or a single one's), laid end to end.
+pub fn count_all<E: Send + From<ArrowError>>(
+    arrays: &[StringArray<'_>],
+    count: &(impl Fn(&str) -> Result<usize, E> + Sync),
+) -> Result<Vec<i64>, E> {
+    let mut all = Vec::new();
+    for array in arrays {
+        all.extend(array.count(count)?);
+    }
+    Ok(all)
+}
+
 /// The schema and every array of a stream, each released when dropped; the stream itself is
 /// left to its owner.
 ///
@@ -920,16 +932,25 @@ mod tests {
         // SAFETY: the producer outlives the stream's use here.
         let (schema, arrays) = unsafe { read_stream(&mut s).unwrap() };
         assert_eq!(arrays.len(), 2);
+        let lengths: Vec<i64> = VALUES.iter().map(|v| v.len() as i64).collect();
+        let mut columns = Vec::new();
         for a in &arrays {
             let column = unsafe { layout(&schema.0, &a.0).unwrap() };
             let got = column
                 .count(&|t: &str| Ok::<_, ArrowError>(t.len()))
                 .unwrap();
-            assert_eq!(
-                got,
-                VALUES.iter().map(|v| v.len() as i64).collect::<Vec<_>>()
-            );
+            assert_eq!(got, lengths);
+            columns.push(column);
         }
+        // All of them, one after another.
+        let all = count_all(&columns, &|t: &str| Ok::<_, ArrowError>(t.len())).unwrap();
+        assert_eq!(all, [lengths.clone(), lengths].concat());
+        let none = count_all(&[], &|t: &str| Ok::<_, ArrowError>(t.len())).unwrap();
+        assert!(none.is_empty());
+        // The first error stops the count.
+        let failed = count_all(&columns, &|_: &str| Err(ArrowError::Stream("no".into())));
+        assert_eq!(failed, Err(ArrowError::Stream("no".into())));
+        drop(columns);
         drop(arrays);
         drop(schema);
         assert!(RELEASED.load(Ordering::SeqCst) >= before + 3);

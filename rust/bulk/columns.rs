@@ -251,6 +251,76 @@ pub fn numpy_str_width(typestr: &str) -> Option<usize> {
         .ok()
 }
 
+/// Why a NumPy array cannot be read in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumpyError {
+    /// Not an array of native-order str.
+    NotStr(String),
+    /// A layout this reader does not take: not 1-D, not C-contiguous, no data.
+    Layout(&'static str),
+}
+
+impl std::fmt::Display for NumpyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NumpyError::NotStr(m) => f.write_str(m),
+            NumpyError::Layout(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A NumPy str array described by its `__array_interface__` (type string, shape, strides,
+/// data address), read in place: it must be 1-D, C-contiguous and of native-order `U` cells.
+/// Its cells are copied only when the address is not aligned for u32.
+///
+/// # Safety
+/// When the checks pass, `data` must hold `shape[0]` items of the type string's width, alive
+/// and unchanged for as long as the column is used.
+pub unsafe fn numpy_str_column<'a>(
+    typestr: &str,
+    shape: &[usize],
+    strides: Option<&[isize]>,
+    data: usize,
+) -> Result<Column<'a>, NumpyError> {
+    let width = numpy_str_width(typestr).ok_or_else(|| {
+        NumpyError::NotStr(format!(
+            "expected a native-order NumPy str array, got typestr {typestr:?}"
+        ))
+    })?;
+    let &[len] = shape else {
+        return Err(NumpyError::Layout("expected a 1-D array"));
+    };
+    if strides.is_some_and(|s| s.first() != Some(&(4 * width as isize)) && len > 1) {
+        return Err(NumpyError::Layout("expected a C-contiguous array"));
+    }
+    let n = len
+        .checked_mul(width)
+        .ok_or(NumpyError::Layout("expected an array that fits in memory"))?;
+    if data == 0 && n > 0 {
+        return Err(NumpyError::Layout("NumPy data pointer is null"));
+    }
+    let cells: Cow<'a, [u32]> = match data as *const u32 {
+        _ if n == 0 => Cow::Borrowed(&[]),
+        // SAFETY: the caller vouches for `n` code units at `data`.
+        p if p.is_aligned() => Cow::Borrowed(std::slice::from_raw_parts(p, n)),
+        p => Cow::Owned((0..n).map(|i| p.add(i).read_unaligned()).collect()),
+    };
+    Ok(Column::Ucs4 { data: cells, width })
+}
+
+/// The count of each text (0 for a missing one: a None in Python), on the current Rayon pool;
+/// the first error (in order) is returned.
+pub fn count_texts<E: Send>(
+    texts: &[Option<Cow<'_, str>>],
+    count: impl Fn(&str) -> Result<usize, E> + Sync,
+) -> Result<Vec<i64>, E> {
+    texts
+        .par_iter()
+        .with_min_len(32)
+        .map(|t| t.as_deref().map_or(Ok(0), |t| count(t).map(|n| n as i64)))
+        .collect()
+}
+
 /// The count of each value of a validated column (0 for a null), on the current Rayon pool.
 /// `count` is the counting of one text; its first error (in column order) is returned.
 pub fn count_column<E: Send>(
@@ -397,6 +467,104 @@ mod tests {
         assert_eq!(numpy_str_width(&format!("{native}i8")), None);
         assert_eq!(numpy_str_width(&format!("{native}Ux")), None);
         assert_eq!(numpy_str_width("|O"), None);
+    }
+
+    #[test]
+    fn numpy_arrays_are_read_in_place_when_their_layout_allows() {
+        let native = if cfg!(target_endian = "little") {
+            "<"
+        } else {
+            ">"
+        };
+        let u2 = format!("{native}U2");
+        let cells: Vec<u32> = "hiyo".chars().map(|c| c as u32).collect();
+        let addr = cells.as_ptr() as usize;
+        // SAFETY (each call): `cells` holds 2 items of width 2 and outlives the columns.
+        let col = unsafe { numpy_str_column(&u2, &[2], Some(&[8]), addr) }.unwrap();
+        assert!(matches!(
+            col,
+            Column::Ucs4 {
+                data: Cow::Borrowed(_),
+                width: 2
+            }
+        ));
+        assert_eq!(
+            (col.value(0).unwrap(), col.value(1).unwrap()),
+            ("hi".into(), "yo".into())
+        );
+        // No strides (C order said so), or any stride for a single item.
+        assert!(unsafe { numpy_str_column(&u2, &[2], None, addr) }.is_ok());
+        assert!(unsafe { numpy_str_column(&u2, &[1], Some(&[16]), addr) }.is_ok());
+        // Unaligned memory is copied.
+        let bytes: Vec<u8> = [&[0u8][..], &le_cells(&cells)].concat();
+        let odd = bytes.as_ptr() as usize + 1;
+        let col = unsafe { numpy_str_column(&u2, &[2], None, odd) }.unwrap();
+        assert!(matches!(
+            col,
+            Column::Ucs4 {
+                data: Cow::Owned(_),
+                ..
+            }
+        ));
+        assert_eq!(col.value(1).unwrap(), "yo");
+        // Empty arrays need no data.
+        assert_eq!(
+            unsafe { numpy_str_column(&u2, &[0], None, 0) }
+                .unwrap()
+                .len(),
+            0
+        );
+        let refused = |typestr: &str, shape: &[usize], strides: Option<&[isize]>, data| {
+            unsafe { numpy_str_column(typestr, shape, strides, data) }
+                .err()
+                .unwrap()
+        };
+        assert_eq!(
+            refused("|O", &[2], None, addr).to_string(),
+            "expected a native-order NumPy str array, got typestr \"|O\""
+        );
+        assert!(matches!(
+            refused("|O", &[2, 2], None, 0),
+            NumpyError::NotStr(_)
+        ));
+        assert_eq!(
+            refused(&u2, &[1, 2], None, addr),
+            NumpyError::Layout("expected a 1-D array")
+        );
+        assert_eq!(
+            refused(&u2, &[], None, addr),
+            NumpyError::Layout("expected a 1-D array")
+        );
+        assert_eq!(
+            refused(&u2, &[2], Some(&[16]), addr),
+            NumpyError::Layout("expected a C-contiguous array")
+        );
+        assert_eq!(
+            refused(&u2, &[2], None, 0),
+            NumpyError::Layout("NumPy data pointer is null")
+        );
+        assert!(matches!(
+            refused(&u2, &[usize::MAX], None, addr),
+            NumpyError::Layout(_)
+        ));
+    }
+
+    fn le_cells(cells: &[u32]) -> Vec<u8> {
+        cells.iter().flat_map(|c| c.to_ne_bytes()).collect()
+    }
+
+    #[test]
+    fn texts_count_with_none_as_zero() {
+        let texts: Vec<Option<Cow<'_, str>>> = (0..100)
+            .map(|i| (i % 3 != 0).then(|| Cow::Owned("ab ".repeat(i))))
+            .collect();
+        let got = count_texts(&texts, |t| Ok::<_, ()>(t.len())).unwrap();
+        let want: Vec<i64> = (0..100)
+            .map(|i| if i % 3 == 0 { 0 } else { 3 * i as i64 })
+            .collect();
+        assert_eq!(got, want);
+        let failed = count_texts(&texts, |t| if t.len() > 30 { Err(t.len()) } else { Ok(1) });
+        assert_eq!(failed, Err(33));
     }
 
     #[test]

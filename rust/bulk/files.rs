@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
@@ -15,6 +15,7 @@ use rayon::prelude::*;
 
 use super::stream::{Counted, StreamCounter, StreamError, StreamOptions};
 use super::walk::{io_message, Found};
+use super::BadOption;
 use crate::encoding::Encoding;
 
 /// Bytes read at a time from a file by default.
@@ -55,6 +56,43 @@ impl From<StreamError> for FileError {
             other => FileError::Skipped(other),
         }
     }
+}
+
+/// A file's result as a row: (status, tokens, bytes, message), status one of "ok", "binary",
+/// "undecodable", "unreadable", "failed" and "cancelled"; the message says why a file was not
+/// counted (empty for "ok").
+pub type Row = (&'static str, u64, u64, String);
+
+/// The row of a file's result.
+pub fn row(result: Result<Counted, FileError>) -> Row {
+    match result {
+        Ok(c) => ("ok", c.tokens, c.bytes, String::new()),
+        Err(FileError::Skipped(e @ StreamError::Binary)) => ("binary", 0, 0, e.to_string()),
+        Err(FileError::Skipped(e @ StreamError::Undecodable { .. })) => {
+            ("undecodable", 0, 0, e.to_string())
+        }
+        Err(FileError::Skipped(StreamError::Encode(e))) => ("failed", 0, 0, e.to_string()),
+        Err(FileError::Unreadable(m)) => ("unreadable", 0, 0, m),
+        Err(FileError::Failed(m)) => ("failed", 0, 0, m),
+        Err(FileError::Cancelled) => ("cancelled", 0, 0, "cancelled".into()),
+    }
+}
+
+/// The files to count: `paths` with the `sizes` given (one per path), or else with each file's
+/// size now (0 when it cannot be had: counting the file then says why).
+pub fn with_sizes(paths: Vec<PathBuf>, sizes: Option<Vec<u64>>) -> Result<Vec<Found>, BadOption> {
+    let sizes = match sizes {
+        Some(s) if s.len() != paths.len() => {
+            return Err(BadOption("sizes must have one entry per path".into()))
+        }
+        Some(s) => s,
+        None => paths
+            .iter()
+            .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+            .collect(),
+    };
+    let found = paths.into_iter().zip(sizes);
+    Ok(found.map(|(path, size)| Found { path, size }).collect())
 }
 
 /// Shared between the counting threads and whoever watches them.
@@ -267,7 +305,6 @@ mod tests {
     use super::*;
     use crate::builtin;
     use crate::bulk::stream::Undecodable;
-    use std::path::PathBuf;
 
     fn temp_file(tag: &str, data: &[u8]) -> PathBuf {
         let p = std::env::temp_dir().join(format!(
@@ -335,6 +372,59 @@ mod tests {
         for p in &paths[..4] {
             std::fs::remove_file(p).unwrap();
         }
+    }
+
+    #[test]
+    fn results_become_rows() {
+        let counted = Counted {
+            tokens: 3,
+            bytes: 9,
+        };
+        assert_eq!(row(Ok(counted)), ("ok", 3, 9, String::new()));
+        let skipped = |e| row(Err(FileError::Skipped(e)));
+        assert_eq!(skipped(StreamError::Binary).0, "binary");
+        assert_eq!(
+            skipped(StreamError::Undecodable { offset: 4 }),
+            (
+                "undecodable",
+                0,
+                0,
+                "not UTF-8 (first bad byte at offset 4)".into()
+            )
+        );
+        let missing = crate::encoding::EncodeError::MissingByte(0xff);
+        assert_eq!(
+            skipped(StreamError::Encode(missing)),
+            (
+                "failed",
+                0,
+                0,
+                "the vocabulary has no token for the byte 0xff".into()
+            )
+        );
+        assert_eq!(
+            row(Err(FileError::Unreadable("gone".into()))),
+            ("unreadable", 0, 0, "gone".into())
+        );
+        assert_eq!(row(Err(FileError::Failed("bad".into()))).0, "failed");
+        assert_eq!(row(Err(FileError::Cancelled)).3, "cancelled");
+    }
+
+    #[test]
+    fn sizes_are_taken_as_given_or_looked_up() {
+        let p = temp_file("sizes", b"12345");
+        let missing = PathBuf::from("/nonexistent/devsynth");
+        let paths = vec![p.clone(), missing.clone()];
+        let got = with_sizes(paths.clone(), None).unwrap();
+        assert_eq!((got[0].size, got[1].size), (5, 0));
+        assert_eq!((&got[0].path, &got[1].path), (&p, &missing));
+        let given = with_sizes(paths.clone(), Some(vec![7, 8])).unwrap();
+        assert_eq!((given[0].size, given[1].size), (7, 8));
+        assert_eq!(
+            with_sizes(paths, Some(vec![1])),
+            Err(BadOption("sizes must have one entry per path".into()))
+        );
+        std::fs::remove_file(p).unwrap();
     }
 
     fn mkfifo(tag: &str) -> PathBuf {

@@ -13,6 +13,7 @@ use std::ops::Deref;
 use rayon::prelude::*;
 
 use super::cut::{CutRule, Place, Scan, LOWER_STAND_IN};
+use super::BadOption;
 use crate::bpe::long::LongPiece;
 use crate::bpe::{self, MissingByte};
 use crate::encoding::{EncodeError, Encoding};
@@ -51,6 +52,39 @@ impl Default for StreamOptions {
             skip_binary: true,
             parallel: true,
         }
+    }
+}
+
+impl Undecodable {
+    /// The mode a caller names: "replace", or "skip" (the stream is refused, and skipped).
+    pub fn named(name: &str) -> Result<Self, BadOption> {
+        match name {
+            "replace" => Ok(Undecodable::Replace),
+            "skip" => Ok(Undecodable::Refuse),
+            _ => Err(BadOption(format!(
+                "undecodable must be 'replace' or 'skip', got {name:?}"
+            ))),
+        }
+    }
+}
+
+impl StreamOptions {
+    /// The options a caller gives, checked: the `undecodable` mode by name and a `chunk_bytes`
+    /// of at least 1; chunks ready together are counted in parallel.
+    pub fn checked(
+        undecodable: &str,
+        skip_binary: bool,
+        chunk_bytes: usize,
+    ) -> Result<Self, BadOption> {
+        if chunk_bytes == 0 {
+            return Err(BadOption("chunk_bytes must be at least 1".into()));
+        }
+        Ok(StreamOptions {
+            chunk_bytes,
+            undecodable: Undecodable::named(undecodable)?,
+            skip_binary,
+            parallel: true,
+        })
     }
 }
 
@@ -511,6 +545,32 @@ mod tests {
         assert_eq!(
             decode_in_pieces(b"ab\xe6\x97", &[3], Undecodable::Refuse),
             Err(2)
+        );
+    }
+
+    #[test]
+    fn options_are_checked_by_name() {
+        let opts = StreamOptions::checked("skip", false, 10).unwrap();
+        assert_eq!(opts.undecodable, Undecodable::Refuse);
+        assert_eq!(
+            (opts.chunk_bytes, opts.skip_binary, opts.parallel),
+            (10, false, true)
+        );
+        assert_eq!(
+            StreamOptions::checked("replace", true, 1)
+                .unwrap()
+                .undecodable,
+            Undecodable::Replace
+        );
+        assert_eq!(
+            StreamOptions::checked("ignore", true, 10),
+            Err(BadOption(
+                "undecodable must be 'replace' or 'skip', got \"ignore\"".into()
+            ))
+        );
+        assert_eq!(
+            StreamOptions::checked("replace", true, 0),
+            Err(BadOption("chunk_bytes must be at least 1".into()))
         );
     }
 

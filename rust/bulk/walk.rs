@@ -15,7 +15,7 @@
 //! matches the path relative to the directory given (`src/**/*.rs`). `*` stops at `/`, `**`
 //! crosses directories.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -51,6 +51,29 @@ pub struct Walked {
     pub problems: Vec<Problem>,
     /// Pipes, sockets and devices met while walking, with what they are.
     pub skipped: Vec<Problem>,
+}
+
+/// A walk as plain rows: (path, size) of each file, (path, message) of each path that could not
+/// be walked, and (path, what it is) of each special file skipped.
+pub type WalkRows = (
+    Vec<(OsString, u64)>,
+    Vec<(OsString, String)>,
+    Vec<(OsString, String)>,
+);
+
+impl Walked {
+    pub fn into_rows(self) -> WalkRows {
+        let rows = |problems: Vec<Problem>| {
+            let row = |p: Problem| (p.path.into_os_string(), p.message);
+            problems.into_iter().map(row).collect()
+        };
+        let files = self.files.into_iter();
+        (
+            files.map(|f| (f.path.into_os_string(), f.size)).collect(),
+            rows(self.problems),
+            rows(self.skipped),
+        )
+    }
 }
 
 /// Globs matched against names (no `/` in the glob) or relative paths (with one).
@@ -349,6 +372,14 @@ mod tests {
         assert_eq!(w.files[0].size, 11);
         assert_eq!(w.problems.len(), 1);
         assert_eq!(w.problems[0].message, "No such file or directory");
+        let (files, problems, skipped) = w.into_rows();
+        assert_eq!(files, [(t.0.join(".secret.txt").into_os_string(), 11)]);
+        let missing = t.0.join("missing").into_os_string();
+        assert_eq!(
+            problems,
+            [(missing, "No such file or directory".to_string())]
+        );
+        assert!(skipped.is_empty());
     }
 
     #[test]

@@ -4,23 +4,14 @@
 
 use std::borrow::Cow;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use super::encoding::CoreEncoding;
-use super::{encode_err, items_of, run_detached, text_of, type_name};
-use crate::chat::{self, ChatFormat, ChatValue, Field, InvalidMessage, Kind};
-
-impl From<InvalidMessage> for PyErr {
-    fn from(e: InvalidMessage) -> PyErr {
-        match e {
-            InvalidMessage::WrongType(m) => PyTypeError::new_err(m),
-            InvalidMessage::Missing(m) => PyValueError::new_err(m),
-        }
-    }
-}
+use super::{items_of, run_detached, text_of, type_name};
+use crate::chat::{self, ChatFormat, ChatValue, Field, Kind, MessageFields};
 
 /// A Python value with its kind, found once (the policy asks a value's kind several times).
 #[derive(Clone)]
@@ -114,14 +105,6 @@ impl<'py> ChatValue for Value<'py> {
             .try_for_each(|(k, v)| f(Value::new(k), Value::new(v)))
     }
 
-    fn is_str(&self, s: &str) -> bool {
-        self.kind == Kind::Str
-            && self
-                .obj
-                .cast::<PyString>()
-                .is_ok_and(|t| t.to_str().is_ok_and(|t| t == s))
-    }
-
     #[inline]
     fn text(&self) -> PyResult<Cow<'_, str>> {
         if self.kind == Kind::Str {
@@ -181,7 +164,7 @@ impl<'a, 'py> Counter<'a, 'py> {
 
     fn count(&self, text: &str) -> PyResult<usize> {
         match self {
-            Counter::Encoding(enc) => enc.count_ordinary(text).map_err(encode_err),
+            Counter::Encoding(enc) => Ok(enc.count_ordinary(text)?),
             Counter::Python(f) => f.call1((text,))?.extract(),
         }
     }
@@ -196,33 +179,18 @@ pub(crate) fn chat_message_tokens(
     per_message: i64,
     per_name: i64,
 ) -> PyResult<Vec<i64>> {
-    let format = ChatFormat {
-        per_message,
-        per_name,
-        reply_priming: 0,
-    };
+    let format = ChatFormat::new(per_message, per_name, 0);
     let counter = Counter::of(counter)?;
-    let items = messages_of(messages)?;
-    let fields = items
-        .iter()
-        .enumerate()
-        .map(|(i, m)| chat::message_fields(i, m))
-        .collect::<PyResult<Vec<_>>>()?;
+    let fields = chat::fields_of_each(&messages_of(messages)?)?;
     let texts = fields
         .iter()
-        .map(|f| f.texts())
+        .map(MessageFields::texts)
         .collect::<PyResult<Vec<_>>>()?;
-    let each = |count: &dyn Fn(&str) -> PyResult<usize>| {
-        texts
-            .iter()
-            .map(|t| chat::message_tokens_with(format, &t.view(), count))
-            .collect::<PyResult<Vec<_>>>()
-    };
     match counter {
-        Counter::Encoding(enc) => {
-            run_detached(py, || each(&|t| enc.count_ordinary(t).map_err(encode_err)))?
-        }
-        Counter::Python(_) => each(&|t| counter.count(t)),
+        Counter::Encoding(enc) => Ok(run_detached(py, || {
+            chat::each_message_tokens(format, &texts, |t| enc.count_ordinary(t))
+        })??),
+        Counter::Python(_) => chat::each_message_tokens(format, &texts, |t| counter.count(t)),
     }
 }
 
@@ -238,11 +206,7 @@ pub(crate) fn chat_prune(
     per_name: i64,
     reply_priming: i64,
 ) -> PyResult<(Option<Vec<usize>>, i64)> {
-    let format = ChatFormat {
-        per_message,
-        per_name,
-        reply_priming,
-    };
+    let format = ChatFormat::new(per_message, per_name, reply_priming);
     let counter = Counter::of(counter)?;
     let items = messages_of(messages)?;
     Ok(

@@ -1,6 +1,5 @@
 //! Hash embeddings.
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::{bounded_int, items_of, par_map, run_detached, text_of, texts_of, ThreadCount};
@@ -34,7 +33,9 @@ pub(crate) fn hash_embedding(
     dimensions: Dimensions,
 ) -> PyResult<Vec<f32>> {
     let text = text_of(text)?;
-    run_detached(py, || embed::hash_embedding(&text, dimensions.0))?.map_err(dimensions_err)
+    Ok(run_detached(py, || {
+        embed::hash_embedding(&text, dimensions.0)
+    })??)
 }
 
 /// Hash embeddings of many texts, on Rust threads; Ctrl-C stops them between texts.
@@ -48,14 +49,8 @@ pub(crate) fn hash_embeddings(
 ) -> PyResult<Vec<Vec<f32>>> {
     let items = items_of(texts)?;
     let texts = texts_of(&items)?;
-    par_map(py, num_threads, &texts, |t| {
+    let embeddings = par_map(py, num_threads, &texts, |t| {
         embed::hash_embedding(t, dimensions.0)
-    })?
-    .into_iter()
-    .collect::<Result<_, _>>()
-    .map_err(dimensions_err)
-}
-
-fn dimensions_err(e: embed::BadDimensions) -> PyErr {
-    PyValueError::new_err(e.to_string())
+    })?;
+    Ok(embeddings.into_iter().collect::<Result<_, _>>()?)
 }

@@ -1,18 +1,16 @@
 //! `CoreEncoding`: the Rust side of `devsynth.tokens.Encoding`.
 
-use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList};
 
 use super::batch::encode_lists;
 use super::ints::token_list;
-use super::{
-    encode_err, invalid_token, items_of, par_map, pool, run_detached, text_of, texts_of,
-    ThreadCount,
-};
-use crate::builtin;
-use crate::encoding::{flatten, EncodeError, Encoding, SpecialSet};
-use crate::vocab::{Rank, Vocab};
+use super::{count_of, items_of, par_map, run_detached, text_of, texts_of, ThreadCount};
+use crate::encoding::{EncodeError, Encoding, FlatTokens, SpecialSet};
+use crate::handle::EncodingHandle;
+use crate::threads;
+use crate::vocab::Rank;
 
 /// Strings to look for in text (allowed special tokens, or strings to refuse), prepared once.
 #[pyclass(module = "devsynth._core", frozen)]
@@ -27,93 +25,109 @@ impl SpecialTokenSet {
     }
 }
 
-/// Parts one text is split into for `threads`: one per thread, and none below 64 KiB a part
-/// (splitting costs a scan for cuts and a join; small texts are done before a thread starts).
-fn parts_for(len: usize, threads: Option<ThreadCount>) -> usize {
-    const MIN_PART: usize = 1 << 16;
-    match threads {
-        Some(ThreadCount(n)) if n > 1 => n.min(len / MIN_PART).max(1),
-        _ => 1,
-    }
-}
-
-/// Runs `f` with the GIL released, on the pool for `threads` when the work has several parts.
-/// (The count itself was checked on the way in, whatever the size of the text.)
-fn on_threads<T: Send>(
-    py: Python<'_>,
-    threads: Option<ThreadCount>,
-    parts: usize,
-    f: impl FnOnce() -> T + Send,
-) -> PyResult<T> {
-    if parts > 1 {
-        let pool = pool(threads)?;
-        run_detached(py, move || pool.install(f))
-    } else {
-        run_detached(py, f)
-    }
-}
-
-/// Token lists as two byte arrays: the ids (u32) and the offsets (u64), little-endian.
-fn flat_buffers<'py>(
-    py: Python<'py>,
-    lists: Vec<Result<Vec<Rank>, EncodeError>>,
-) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
-    let lists = lists
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(encode_err)?;
-    let flat = flatten(lists);
-    Ok((
-        PyByteArray::new(py, &le_bytes(&flat.ids)),
-        PyByteArray::new(py, &le_bytes(&flat.offsets)),
-    ))
-}
-
-/// The little-endian bytes of integers: the memory itself on little-endian machines.
-fn le_bytes<T: Copy + ToLeBytes>(values: &[T]) -> std::borrow::Cow<'_, [u8]> {
-    if cfg!(target_endian = "little") {
-        // SAFETY: plain integers, no padding; the slice covers exactly their memory.
-        std::borrow::Cow::Borrowed(unsafe {
-            std::slice::from_raw_parts(values.as_ptr() as *const u8, std::mem::size_of_val(values))
-        })
-    } else {
-        std::borrow::Cow::Owned(values.iter().flat_map(|v| v.le()).collect())
-    }
-}
-
-trait ToLeBytes {
-    fn le(self) -> Vec<u8>;
-}
-
-impl ToLeBytes for u32 {
-    fn le(self) -> Vec<u8> {
-        self.to_le_bytes().to_vec()
-    }
-}
-
-impl ToLeBytes for u64 {
-    fn le(self) -> Vec<u8> {
-        self.to_le_bytes().to_vec()
-    }
-}
-
-enum Source {
-    Builtin(&'static Encoding),
-    Custom(Box<Encoding>),
-}
+/// Token lists laid end to end, as two bytearrays (see `encode_ordinary_batch_flat`).
+type FlatArrays<'py> = (Bound<'py, PyByteArray>, Bound<'py, PyByteArray>);
 
 /// The Rust side of `devsynth.tokens.Encoding`.
 #[pyclass(module = "devsynth._core", frozen)]
-pub struct CoreEncoding {
-    source: Source,
-}
+pub struct CoreEncoding(EncodingHandle);
 
 impl CoreEncoding {
     pub(crate) fn enc(&self) -> &Encoding {
-        match &self.source {
-            Source::Builtin(e) => e,
-            Source::Custom(e) => e,
-        }
+        &self.0
+    }
+
+    /// A handle on the encoding, for what outlives a call.
+    pub(crate) fn handle(&self) -> EncodingHandle {
+        self.0.clone()
+    }
+
+    /// `encode` with a call's special-token sets, as a function of one text.
+    fn encoder<'a>(
+        &'a self,
+        allowed: &'a SpecialTokenSet,
+        disallowed: Option<&'a SpecialTokenSet>,
+    ) -> impl Fn(&str) -> Result<Vec<Rank>, EncodeError> + Send + Sync + 'a {
+        let (enc, disallowed) = (self.enc(), disallowed.map(|d| &d.inner));
+        move |t| enc.encode_checked(t, &allowed.inner, disallowed)
+    }
+
+    /// `count` with a call's special-token sets, as a function of one text.
+    pub(crate) fn counter<'a>(
+        &'a self,
+        allowed: &'a SpecialTokenSet,
+        disallowed: Option<&'a SpecialTokenSet>,
+    ) -> impl Fn(&str) -> Result<usize, EncodeError> + Send + Sync + 'a {
+        let (enc, disallowed) = (self.enc(), disallowed.map(|d| &d.inner));
+        move |t| enc.count_checked(t, &allowed.inner, disallowed)
+    }
+
+    /// The ordinary tokens of one text, after refusing the strings of `refused`; a long text is
+    /// split across `threads` (see `threads::in_parts`).
+    fn encode_text<'py>(
+        &self,
+        py: Python<'py>,
+        text: &Bound<'_, PyAny>,
+        threads: Option<ThreadCount>,
+        refused: Option<&SpecialSet>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let (text, enc) = (text_of(text)?, self.enc());
+        let tokens = run_detached(py, || {
+            threads::in_parts(text.len(), count_of(threads), |parts| {
+                enc.encode_ordinary_parallel(&text, refused, parts)
+            })
+        })???;
+        token_list(py, enc, &tokens)
+    }
+
+    /// `encode_text`, counting.
+    fn count_text(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyAny>,
+        threads: Option<ThreadCount>,
+        refused: Option<&SpecialSet>,
+    ) -> PyResult<usize> {
+        let (text, enc) = (text_of(text)?, self.enc());
+        Ok(run_detached(py, || {
+            threads::in_parts(text.len(), count_of(threads), |parts| {
+                enc.count_ordinary_parallel(&text, refused, parts)
+            })
+        })???)
+    }
+
+    /// `encode` of each text, as a list of token lists.
+    fn encode_each<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &Bound<'_, PyAny>,
+        threads: Option<ThreadCount>,
+        encode: impl Fn(&str) -> Result<Vec<Rank>, EncodeError> + Sync,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let items = items_of(texts)?;
+        encode_lists(py, self.enc(), threads, &texts_of(&items)?, encode)
+    }
+
+    /// `encode` of each text, laid end to end.
+    fn encode_flat<'py>(
+        &self,
+        py: Python<'py>,
+        texts: &Bound<'_, PyAny>,
+        threads: Option<ThreadCount>,
+        encode: impl Fn(&str) -> Result<Vec<Rank>, EncodeError> + Send + Sync,
+    ) -> PyResult<FlatArrays<'py>> {
+        let items = items_of(texts)?;
+        let flat = FlatTokens::from_results(par_map(py, threads, &texts_of(&items)?, encode)?)?;
+        let (ids, offsets) = flat.le_bytes();
+        Ok((PyByteArray::new(py, &ids), PyByteArray::new(py, &offsets)))
+    }
+
+    /// The bytes of a token, or a KeyError naming it.
+    fn token_bytes(&self, token: i64) -> PyResult<&[u8]> {
+        Rank::try_from(token)
+            .ok()
+            .and_then(|r| self.enc().token_bytes(r))
+            .ok_or_else(|| PyKeyError::new_err(token.to_string()))
     }
 }
 
@@ -122,17 +136,9 @@ impl CoreEncoding {
     /// A built-in encoding by name.
     #[staticmethod]
     fn builtin(py: Python<'_>, name: &str) -> PyResult<Self> {
-        if !builtin::NAMES.contains(&name) {
-            return Err(PyValueError::new_err(format!(
-                "Unknown encoding {name:?}. Available encodings: {}",
-                builtin::NAMES.join(", ")
-            )));
-        }
-        let name = name.to_owned();
-        let enc = run_detached(py, move || builtin::get(&name))?;
-        Ok(CoreEncoding {
-            source: Source::Builtin(enc.expect("known name")),
-        })
+        Ok(CoreEncoding(run_detached(py, || {
+            EncodingHandle::builtin(name)
+        })??))
     }
 
     /// An encoding from tiktoken-style parts.
@@ -146,37 +152,21 @@ impl CoreEncoding {
         special_tokens: &Bound<'_, PyDict>,
         explicit_n_vocab: Option<usize>,
     ) -> PyResult<Self> {
-        let mut pairs = Vec::with_capacity(mergeable_ranks.len());
+        let mut ranks = Vec::with_capacity(mergeable_ranks.len());
         for (k, v) in mergeable_ranks.iter() {
             let bytes = k
                 .cast::<PyBytes>()
                 .map_err(|_| PyTypeError::new_err("mergeable_ranks keys must be bytes"))?;
-            pairs.push((bytes.as_bytes().to_vec(), v.extract::<Rank>()?));
+            ranks.push((bytes.as_bytes().to_vec(), v.extract::<Rank>()?));
         }
-        let mut specials = Vec::with_capacity(special_tokens.len());
-        for (k, v) in special_tokens.iter() {
-            specials.push((k.extract::<String>()?, v.extract::<Rank>()?));
-        }
-        let (name, pat) = (name.to_owned(), pat_str.to_owned());
-        let enc = run_detached(py, move || -> Result<Encoding, String> {
-            let vocab =
-                Vocab::from_pairs(pairs).map_err(|e| format!("invalid mergeable ranks: {e}"))?;
-            Encoding::new(&name, &pat, vocab, specials, explicit_n_vocab).map_err(|e| e.to_string())
-        })?
-        .map_err(PyValueError::new_err)?;
-        if let Some(n) = explicit_n_vocab {
-            let total = enc.vocab().len() + enc.specials().len();
-            if total != n || enc.max_token_value() as usize + 1 != n {
-                return Err(PyValueError::new_err(format!(
-                    "explicit_n_vocab is {n} but the encoding has {total} tokens and a largest \
-                     token id of {}",
-                    enc.max_token_value()
-                )));
-            }
-        }
-        Ok(CoreEncoding {
-            source: Source::Custom(Box::new(enc)),
-        })
+        let specials = special_tokens
+            .iter()
+            .map(|(k, v)| Ok((k.extract()?, v.extract()?)));
+        let specials = specials.collect::<PyResult<Vec<(String, Rank)>>>()?;
+        let handle = run_detached(py, || {
+            EncodingHandle::custom(name, pat_str, ranks, specials, explicit_n_vocab)
+        })??;
+        Ok(CoreEncoding(handle))
     }
 
     #[getter]
@@ -196,7 +186,7 @@ impl CoreEncoding {
 
     #[getter]
     fn is_builtin(&self) -> bool {
-        matches!(self.source, Source::Builtin(_))
+        self.0.is_builtin()
     }
 
     /// Number of ordinary (mergeable) tokens.
@@ -211,13 +201,11 @@ impl CoreEncoding {
 
     /// Prepares a set of strings for `allowed`/`disallowed` arguments.
     fn special_set(&self, strings: &Bound<'_, PyAny>) -> PyResult<SpecialTokenSet> {
-        let mut owned = Vec::new();
-        for item in strings.try_iter()? {
-            owned.push(item?.extract::<String>()?);
-        }
-        Ok(SpecialTokenSet {
-            inner: self.enc().special_set(owned),
-        })
+        let strings = strings.try_iter()?.map(|s| s?.extract());
+        let inner = self
+            .enc()
+            .special_set(strings.collect::<PyResult<Vec<String>>>()?);
+        Ok(SpecialTokenSet { inner })
     }
 
     #[pyo3(signature = (text, num_threads=None))]
@@ -227,14 +215,7 @@ impl CoreEncoding {
         text: &Bound<'_, PyAny>,
         num_threads: Option<ThreadCount>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let text = text_of(text)?;
-        let enc = self.enc();
-        let parts = parts_for(text.len(), num_threads);
-        let tokens = on_threads(py, num_threads, parts, || {
-            enc.encode_ordinary_parallel(&text, None, parts)
-        })?
-        .map_err(encode_err)?;
-        token_list(py, enc, &tokens)
+        self.encode_text(py, text, num_threads, None)
     }
 
     /// encode() with the defaults: no special token allowed, all of them refused.
@@ -245,14 +226,7 @@ impl CoreEncoding {
         text: &Bound<'_, PyAny>,
         num_threads: Option<ThreadCount>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let text = text_of(text)?;
-        let enc = self.enc();
-        let parts = parts_for(text.len(), num_threads);
-        let tokens = on_threads(py, num_threads, parts, || {
-            enc.encode_ordinary_parallel(&text, Some(enc.all_specials()), parts)
-        })?
-        .map_err(encode_err)?;
-        token_list(py, enc, &tokens)
+        self.encode_text(py, text, num_threads, Some(self.enc().all_specials()))
     }
 
     /// encode_ordinary of each text, laid end to end: (ids as little-endian u32, offsets as
@@ -263,12 +237,8 @@ impl CoreEncoding {
         py: Python<'py>,
         texts: &Bound<'_, PyAny>,
         num_threads: Option<ThreadCount>,
-    ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
-        let items = items_of(texts)?;
-        let texts = texts_of(&items)?;
-        let enc = self.enc();
-        let lists = par_map(py, num_threads, &texts, |t| enc.encode_ordinary(t))?;
-        flat_buffers(py, lists)
+    ) -> PyResult<FlatArrays<'py>> {
+        self.encode_flat(py, texts, num_threads, |t| self.enc().encode_ordinary(t))
     }
 
     /// encode of each text, laid end to end (see encode_ordinary_batch_flat).
@@ -280,14 +250,8 @@ impl CoreEncoding {
         allowed: &SpecialTokenSet,
         disallowed: Option<&SpecialTokenSet>,
         num_threads: Option<ThreadCount>,
-    ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
-        let items = items_of(texts)?;
-        let texts = texts_of(&items)?;
-        let enc = self.enc();
-        let lists = par_map(py, num_threads, &texts, |t| {
-            enc.encode_checked(t, &allowed.inner, disallowed.map(|d| &d.inner))
-        })?;
-        flat_buffers(py, lists)
+    ) -> PyResult<FlatArrays<'py>> {
+        self.encode_flat(py, texts, num_threads, self.encoder(allowed, disallowed))
     }
 
     #[pyo3(signature = (text, allowed, disallowed=None))]
@@ -299,12 +263,8 @@ impl CoreEncoding {
         disallowed: Option<&SpecialTokenSet>,
     ) -> PyResult<Bound<'py, PyList>> {
         let text = text_of(text)?;
-        let enc = self.enc();
-        let tokens = run_detached(py, || {
-            enc.encode_checked(&text, &allowed.inner, disallowed.map(|d| &d.inner))
-        })?
-        .map_err(encode_err)?;
-        token_list(py, enc, &tokens)
+        let tokens = run_detached(py, || self.encoder(allowed, disallowed)(&text))??;
+        token_list(py, self.enc(), &tokens)
     }
 
     #[pyo3(signature = (text, num_threads=None))]
@@ -314,13 +274,7 @@ impl CoreEncoding {
         text: &Bound<'_, PyAny>,
         num_threads: Option<ThreadCount>,
     ) -> PyResult<usize> {
-        let text = text_of(text)?;
-        let enc = self.enc();
-        let parts = parts_for(text.len(), num_threads);
-        on_threads(py, num_threads, parts, || {
-            enc.count_ordinary_parallel(&text, None, parts)
-        })?
-        .map_err(encode_err)
+        self.count_text(py, text, num_threads, None)
     }
 
     #[pyo3(signature = (text, num_threads=None))]
@@ -330,13 +284,7 @@ impl CoreEncoding {
         text: &Bound<'_, PyAny>,
         num_threads: Option<ThreadCount>,
     ) -> PyResult<usize> {
-        let text = text_of(text)?;
-        let enc = self.enc();
-        let parts = parts_for(text.len(), num_threads);
-        on_threads(py, num_threads, parts, || {
-            enc.count_ordinary_parallel(&text, Some(enc.all_specials()), parts)
-        })?
-        .map_err(encode_err)
+        self.count_text(py, text, num_threads, Some(self.enc().all_specials()))
     }
 
     #[pyo3(signature = (text, allowed, disallowed=None))]
@@ -348,11 +296,9 @@ impl CoreEncoding {
         disallowed: Option<&SpecialTokenSet>,
     ) -> PyResult<usize> {
         let text = text_of(text)?;
-        let enc = self.enc();
-        run_detached(py, || {
-            enc.count_checked(&text, &allowed.inner, disallowed.map(|d| &d.inner))
-        })?
-        .map_err(encode_err)
+        Ok(run_detached(py, || {
+            self.counter(allowed, disallowed)(&text)
+        })??)
     }
 
     #[pyo3(signature = (texts, num_threads=None))]
@@ -362,10 +308,7 @@ impl CoreEncoding {
         texts: &Bound<'_, PyAny>,
         num_threads: Option<ThreadCount>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let items = items_of(texts)?;
-        let texts = texts_of(&items)?;
-        let enc = self.enc();
-        encode_lists(py, enc, num_threads, &texts, |t| enc.encode_ordinary(t))
+        self.encode_each(py, texts, num_threads, |t| self.enc().encode_ordinary(t))
     }
 
     #[pyo3(signature = (texts, allowed, disallowed=None, num_threads=None))]
@@ -377,12 +320,7 @@ impl CoreEncoding {
         disallowed: Option<&SpecialTokenSet>,
         num_threads: Option<ThreadCount>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let items = items_of(texts)?;
-        let texts = texts_of(&items)?;
-        let enc = self.enc();
-        encode_lists(py, enc, num_threads, &texts, |t| {
-            enc.encode_checked(t, &allowed.inner, disallowed.map(|d| &d.inner))
-        })
+        self.encode_each(py, texts, num_threads, self.encoder(allowed, disallowed))
     }
 
     #[pyo3(signature = (texts, allowed, disallowed=None, num_threads=None))]
@@ -395,14 +333,13 @@ impl CoreEncoding {
         num_threads: Option<ThreadCount>,
     ) -> PyResult<Vec<usize>> {
         let items = items_of(texts)?;
-        let texts = texts_of(&items)?;
-        let enc = self.enc();
-        par_map(py, num_threads, &texts, |t| {
-            enc.count_checked(t, &allowed.inner, disallowed.map(|d| &d.inner))
-        })?
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .map_err(encode_err)
+        let counts = par_map(
+            py,
+            num_threads,
+            &texts_of(&items)?,
+            self.counter(allowed, disallowed),
+        );
+        Ok(counts?.into_iter().collect::<Result<_, _>>()?)
     }
 
     /// The first string of `strings` in `text`, or None: the disallowed-token check alone.
@@ -413,11 +350,12 @@ impl CoreEncoding {
         strings: &SpecialTokenSet,
     ) -> PyResult<Option<String>> {
         let text = text_of(text)?;
-        run_detached(py, || {
+        let found = |t: &str| {
             self.enc()
-                .find_disallowed(&text, &strings.inner)
+                .find_disallowed(t, &strings.inner)
                 .map(str::to_owned)
-        })
+        };
+        run_detached(py, || found(&text))
     }
 
     fn decode_bytes<'py>(
@@ -425,8 +363,7 @@ impl CoreEncoding {
         py: Python<'py>,
         tokens: Vec<i64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes =
-            run_detached(py, || self.enc().decode_bytes(&tokens))?.map_err(invalid_token)?;
+        let bytes = run_detached(py, || self.enc().decode_bytes(&tokens))??;
         Ok(PyBytes::new(py, &bytes))
     }
 
@@ -435,11 +372,7 @@ impl CoreEncoding {
         py: Python<'py>,
         token: i64,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = Rank::try_from(token)
-            .ok()
-            .and_then(|r| self.enc().token_bytes(r))
-            .ok_or_else(|| PyKeyError::new_err(token.to_string()))?;
-        Ok(PyBytes::new(py, bytes))
+        Ok(PyBytes::new(py, self.token_bytes(token)?))
     }
 
     fn decode_tokens_bytes<'py>(
@@ -447,16 +380,10 @@ impl CoreEncoding {
         py: Python<'py>,
         tokens: Vec<i64>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let enc = self.enc();
-        let mut out = Vec::with_capacity(tokens.len());
-        for t in tokens {
-            let bytes = Rank::try_from(t)
-                .ok()
-                .and_then(|r| enc.token_bytes(r))
-                .ok_or_else(|| PyKeyError::new_err(t.to_string()))?;
-            out.push(PyBytes::new(py, bytes));
-        }
-        PyList::new(py, out)
+        let bytes = tokens
+            .iter()
+            .map(|&t| Ok(PyBytes::new(py, self.token_bytes(t)?)));
+        PyList::new(py, bytes.collect::<PyResult<Vec<_>>>()?)
     }
 
     fn encode_single_token(&self, piece: &[u8]) -> PyResult<Rank> {
@@ -466,19 +393,15 @@ impl CoreEncoding {
     }
 
     fn encode_single_piece(&self, py: Python<'_>, piece: &[u8]) -> PyResult<Vec<Rank>> {
-        run_detached(py, || self.enc().encode_single_piece(piece))?.map_err(encode_err)
+        Ok(run_detached(py, || self.enc().encode_single_piece(piece))??)
     }
 
     fn is_special_token(&self, token: i64) -> bool {
-        Rank::try_from(token)
-            .map(|r| self.enc().specials().iter().any(|s| s.1 == r))
-            .unwrap_or(false)
+        Rank::try_from(token).is_ok_and(|r| self.enc().is_special_token(r))
     }
 
     fn token_byte_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let vocab = self.enc().vocab();
-        let mut values: Vec<&[u8]> = vocab.iter().map(|(b, _)| b).collect();
-        values.sort_unstable();
+        let values = self.enc().token_byte_values();
         PyList::new(py, values.into_iter().map(|b| PyBytes::new(py, b)))
     }
 

@@ -135,16 +135,3 @@ unsafe fn item_array(py: Python<'_>, list: *mut ffi::PyObject) -> Option<*mut *m
     });
     known.then(|| *((list as *const u8).add(OFFSET) as *const *mut *mut ffi::PyObject))
 }
-
-/// A Python list of token lists.
-pub(crate) fn token_lists<'py>(
-    py: Python<'py>,
-    enc: &Encoding,
-    batches: &[Vec<Rank>],
-) -> PyResult<Bound<'py, PyList>> {
-    let lists = batches
-        .iter()
-        .map(|tokens| token_list(py, enc, tokens))
-        .collect::<PyResult<Vec<_>>>()?;
-    PyList::new(py, lists)
-}

@@ -7,19 +7,20 @@ mod bulk;
 mod chat;
 mod embed;
 mod encoding;
+mod errors;
 mod ints;
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
 
-use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PyString};
 
+pub(crate) use errors::internal_error;
+
 use crate::builtin;
-use crate::encoding::{EncodeError, InvalidToken};
-use crate::threads::{self, Cancel, Stopped, ThreadsError};
+use crate::threads::{self, Cancel, Stopped};
 
 /// Runs Rust work with the GIL released; a panic (a bug) becomes a RuntimeError, never an abort
 /// or a PanicException.
@@ -28,31 +29,12 @@ pub(crate) fn run_detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send
         .map_err(|_| internal_error())
 }
 
-pub(crate) fn encode_err(e: EncodeError) -> PyErr {
-    match e {
-        EncodeError::Disallowed(_) | EncodeError::MissingByte(_) => {
-            PyValueError::new_err(e.to_string())
-        }
-        EncodeError::Pattern(_) => PyRuntimeError::new_err(e.to_string()),
-    }
-}
-
-pub(crate) fn invalid_token(e: InvalidToken) -> PyErr {
-    PyKeyError::new_err(format!("Invalid token for decoding: {}", e.0))
-}
-
 /// The UTF-8 of a Python str. Lone surrogates cannot be UTF-8: like tiktoken, pair them up
 /// where they form a pair and replace the rest with U+FFFD.
 pub(crate) fn text_of<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, str>> {
-    let s = obj.cast::<PyString>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "expected str, got {}",
-            obj.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
-        ))
-    })?;
+    let s = obj
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err(format!("expected str, got {}", type_name(obj))))?;
     match s.to_str() {
         Ok(t) => Ok(Cow::Borrowed(t)),
         Err(_) => {
@@ -97,6 +79,11 @@ impl<'a, 'py> FromPyObject<'a, 'py> for ThreadCount {
     }
 }
 
+/// The count the core takes: `None` for one thread per core.
+pub(crate) fn count_of(threads: Option<ThreadCount>) -> Option<usize> {
+    threads.map(|t| t.0)
+}
+
 /// A positive int argument up to `max`, with errors that name it: TypeError for a non-int,
 /// ValueError out of range (the Python int is shown as given, however large).
 pub(crate) fn bounded_int(
@@ -120,21 +107,18 @@ pub(crate) fn bounded_int(
     }
 }
 
-fn threads_err(e: ThreadsError) -> PyErr {
-    match e {
-        ThreadsError::Spawn(_) => PyRuntimeError::new_err(e.to_string()),
-        _ => PyValueError::new_err(e.to_string()),
-    }
+/// Runs watched work of the core (`threads::run_watched` and the like) with the GIL released:
+/// the watch it is given checks for Python signals, so Ctrl-C stops the work and raises
+/// KeyboardInterrupt once it has stopped. A panic becomes a RuntimeError.
+pub(crate) fn watched<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce(&mut (dyn FnMut() -> PyResult<()> + Send)) -> Result<T, Stopped<PyErr>> + Send,
+) -> PyResult<T> {
+    let mut watch = || Python::attach(|py| py.check_signals());
+    Ok(run_detached(py, || work(&mut watch))??)
 }
 
-/// The kept pool for a thread count (`None`: one thread per core).
-pub(crate) fn pool(threads: Option<ThreadCount>) -> PyResult<Arc<rayon::ThreadPool>> {
-    threads::pool(threads.map(|t| t.0)).map_err(threads_err)
-}
-
-/// Runs `work` on the pool for `threads` with the GIL released, while this thread checks for
-/// Python signals between waits: Ctrl-C sets the work's `Cancel` and raises KeyboardInterrupt
-/// once the work has stopped. A panic becomes a RuntimeError.
+/// Runs `work` on the pool for `threads` (`None`: the default pool), watched (see `watched`).
 pub(crate) fn run_parallel<T: Send>(
     py: Python<'_>,
     threads: Option<ThreadCount>,
@@ -143,37 +127,27 @@ pub(crate) fn run_parallel<T: Send>(
     run_parallel_with(py, threads, work, |_| Ok(()))
 }
 
-/// `run_parallel`, with `watch` also called with the GIL at each check (to report progress):
+/// `run_parallel`, with `report` also called with the GIL at each check (to report progress):
 /// an error from it stops the work as Ctrl-C does.
 pub(crate) fn run_parallel_with<T: Send>(
     py: Python<'_>,
     threads: Option<ThreadCount>,
     work: impl FnOnce(&Cancel) -> T + Send,
-    mut watch: impl FnMut(Python<'_>) -> PyResult<()> + Send,
+    mut report: impl FnMut(Python<'_>) -> PyResult<()> + Send,
 ) -> PyResult<T> {
-    let pool = pool(threads)?;
-    py.detach(|| {
-        threads::run_watched(&pool, work, || {
-            Python::attach(|py| watch(py).and_then(|()| py.check_signals()))
-        })
-    })
-    .map_err(|stopped| match stopped {
-        Stopped::Watcher(e) => e,
-        Stopped::Panicked => internal_error(),
+    let pool = threads::pool(count_of(threads))?;
+    watched(py, |signals| {
+        let watch = || Python::attach(&mut report).and_then(|()| signals());
+        threads::run_watched(&pool, work, watch)
     })
 }
 
-/// Runs one sequential task on a thread of its own, the GIL released, stopped by Ctrl-C as
-/// `run_parallel` work is.
+/// Runs one sequential task on a thread of its own, watched (see `watched`).
 pub(crate) fn run_alone<T: Send>(
     py: Python<'_>,
     work: impl FnOnce(&Cancel) -> T + Send,
 ) -> PyResult<T> {
-    py.detach(|| threads::run_watched_alone(work, || Python::attach(|py| py.check_signals())))
-        .map_err(|stopped| match stopped {
-            Stopped::Watcher(e) => e,
-            Stopped::Panicked => internal_error(),
-        })
+    watched(py, |signals| threads::run_watched_alone(work, signals))
 }
 
 /// Maps `f` over texts on Rust threads, keeping order; Ctrl-C stops it between texts.
@@ -183,18 +157,9 @@ pub(crate) fn par_map<T: Send>(
     texts: &[Cow<'_, str>],
     f: impl Fn(&str) -> T + Sync + Send,
 ) -> PyResult<Vec<T>> {
-    if texts.len() < 2 {
-        return run_detached(py, || texts.iter().map(|t| f(t)).collect());
-    }
-    // `None` only when cancelled, and then run_parallel has raised.
-    run_parallel(py, threads, |cancel| {
-        threads::par_map(texts, cancel, |t| f(t))
-    })?
-    .ok_or_else(internal_error)
-}
-
-pub(crate) fn internal_error() -> PyErr {
-    PyRuntimeError::new_err("internal error in the devsynth core (a bug: please report it)")
+    watched(py, |signals| {
+        threads::map_watched(count_of(threads), texts, |t| f(t), signals)
+    })
 }
 
 /// The name of an object's type, for error messages.

@@ -1,42 +1,17 @@
 //! String columns counted without a Python object per string: Arrow arrays from their
 //! PyCapsules (`__arrow_c_array__` / `__arrow_c_stream__`, in the limited API from Python 3.10
 //! on, unlike the buffer protocol) read by `bulk::arrow`, NumPy `U` arrays from
-//! `__array_interface__`. Each returns a bytearray of native-endian int64 counts, which the
-//! Python side views as a NumPy array.
+//! `__array_interface__` read by `bulk::columns`. Each returns a bytearray of native-endian
+//! int64 counts, which the Python side views as a NumPy array.
 
-use std::borrow::Cow;
-
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyCapsule, PyDict, PyString, PyTuple};
 
 use super::super::encoding::{CoreEncoding, SpecialTokenSet};
-use super::super::{encode_err, items_of, run_parallel, text_of, type_name, ThreadCount};
-use crate::bulk::arrow::{self, ArrowArray, ArrowArrayStream, ArrowError, ArrowSchema};
-use crate::bulk::columns::{count_column, numpy_str_width, Column};
-
-impl From<ArrowError> for PyErr {
-    fn from(e: ArrowError) -> PyErr {
-        match e {
-            ArrowError::Malformed(_) => PyValueError::new_err(e.to_string()),
-            ArrowError::NotStrings(_) => PyTypeError::new_err(e.to_string()),
-            ArrowError::Stream(_) => PyRuntimeError::new_err(e.to_string()),
-        }
-    }
-}
-
-/// How one text is counted: `count_batch`'s special-token semantics.
-fn counter<'a>(
-    encoding: &'a CoreEncoding,
-    allowed: &'a SpecialTokenSet,
-    disallowed: Option<&'a SpecialTokenSet>,
-) -> impl Fn(&str) -> PyResult<usize> + Sync + 'a {
-    let enc = encoding.enc();
-    move |t| {
-        enc.count_checked(t, &allowed.inner, disallowed.map(|d| &d.inner))
-            .map_err(encode_err)
-    }
-}
+use super::super::{items_of, run_parallel, text_of, type_name, ThreadCount};
+use crate::bulk::arrow::{self, ArrowArray, ArrowArrayStream, ArrowSchema};
+use crate::bulk::columns::{count_column, count_texts, numpy_str_column};
 
 /// Runs `count` with the GIL released, on `num_threads` Rust threads, into a bytearray.
 fn counted<'py>(
@@ -61,7 +36,8 @@ pub(crate) fn count_arrow<'py>(
     disallowed: Option<&SpecialTokenSet>,
     num_threads: Option<ThreadCount>,
 ) -> PyResult<Bound<'py, PyByteArray>> {
-    let count = counter(encoding, allowed, disallowed);
+    let counter = encoding.counter(allowed, disallowed);
+    let count = |t: &str| counter(t).map_err(PyErr::from);
     if array.hasattr(pyo3::intern!(py, "__arrow_c_array__"))? {
         let pair = array.call_method0(pyo3::intern!(py, "__arrow_c_array__"))?;
         let pair = pair.cast::<PyTuple>().map_err(|_| {
@@ -79,7 +55,7 @@ pub(crate) fn count_arrow<'py>(
                 &*(arr as *const ArrowArray),
             )?
         };
-        return counted(py, num_threads, || strings.count(&count));
+        return counted(py, num_threads, || arrow::count_all(&[strings], &count));
     }
     if array.hasattr(pyo3::intern!(py, "__arrow_c_stream__"))? {
         let cap = array
@@ -95,13 +71,7 @@ pub(crate) fn count_arrow<'py>(
             .iter()
             .map(|a| unsafe { arrow::read_array(&schema.0, &a.0) })
             .collect::<Result<Vec<_>, _>>()?;
-        return counted(py, num_threads, || {
-            let mut all = Vec::new();
-            for c in &columns {
-                all.extend(c.count(&count)?);
-            }
-            Ok(all)
-        });
+        return counted(py, num_threads, || arrow::count_all(&columns, &count));
     }
     Err(PyTypeError::new_err(format!(
         "expected an Arrow array (with __arrow_c_array__ or __arrow_c_stream__), got {}",
@@ -130,38 +100,14 @@ pub(crate) fn count_numpy_str<'py>(
             .ok_or_else(|| PyTypeError::new_err(format!("__array_interface__ has no {k:?}")))
     };
     let typestr: String = get("typestr")?.extract()?;
-    let width = numpy_str_width(&typestr).ok_or_else(|| {
-        PyTypeError::new_err(format!(
-            "expected a native-order NumPy str array, got typestr {typestr:?}"
-        ))
-    })?;
     let shape: Vec<usize> = get("shape")?.extract()?;
-    let [len] = shape[..] else {
-        return Err(PyValueError::new_err("expected a 1-D array"));
-    };
     let strides: Option<Vec<isize>> = iface.get_item("strides")?.and_then(|s| s.extract().ok());
-    if strides.is_some_and(|s| s.first() != Some(&(4 * width as isize)) && len > 1) {
-        return Err(PyValueError::new_err("expected a C-contiguous array"));
-    }
-    let (ptr, _readonly): (usize, bool) = get("data")?.extract()?;
-    let n = len * width;
-    if ptr == 0 && n > 0 {
-        return Err(PyValueError::new_err("NumPy data pointer is null"));
-    }
-    let cells: Cow<'_, [u32]> = match ptr as *const u32 {
-        _ if n == 0 => Cow::Borrowed(&[]),
-        // SAFETY: NumPy says `ptr` holds `len` contiguous items of `width` UCS-4 code units;
-        // `array` keeps the memory alive until this returns.
-        p if p.is_aligned() => Cow::Borrowed(unsafe { std::slice::from_raw_parts(p, n) }),
-        p => Cow::Owned(
-            (0..n)
-                .map(|i| unsafe { p.add(i).read_unaligned() })
-                .collect(),
-        ),
-    };
-    let column = Column::Ucs4 { data: cells, width };
-    let count = counter(encoding, allowed, disallowed);
-    counted(py, num_threads, || count_column(&column, &count))
+    let (data, _readonly): (usize, bool) = get("data")?.extract()?;
+    // SAFETY: NumPy says `data` holds the array's items; `array` keeps them alive until this
+    // returns.
+    let column = unsafe { numpy_str_column(&typestr, &shape, strides.as_deref(), data)? };
+    let count = encoding.counter(allowed, disallowed);
+    counted(py, num_threads, || Ok(count_column(&column, count)?))
 }
 
 /// Counts a sequence of str or None (a NumPy object array, say): None counts 0.
@@ -188,13 +134,6 @@ pub(crate) fn count_objects<'py>(
             ))),
         })
         .collect::<PyResult<Vec<_>>>()?;
-    let count = counter(encoding, allowed, disallowed);
-    counted(py, num_threads, || {
-        use rayon::prelude::*;
-        texts
-            .par_iter()
-            .with_min_len(32)
-            .map(|t| t.as_ref().map_or(Ok(0), |t| count(t).map(|n| n as i64)))
-            .collect()
-    })
+    let count = encoding.counter(allowed, disallowed);
+    counted(py, num_threads, || Ok(count_texts(&texts, count)?))
 }
