@@ -453,13 +453,18 @@ mod tests {
         assert_eq!(ucs4_to_string(&[0x110000]), "\u{FFFD}");
     }
 
-    #[test]
-    fn numpy_str_widths_need_native_order() {
-        let native = if cfg!(target_endian = "little") {
+    /// NumPy's mark of this machine's byte order.
+    fn native() -> &'static str {
+        if cfg!(target_endian = "little") {
             "<"
         } else {
             ">"
-        };
+        }
+    }
+
+    #[test]
+    fn numpy_str_widths_need_native_order() {
+        let native = native();
         let foreign = if native == "<" { ">" } else { "<" };
         assert_eq!(numpy_str_width(&format!("{native}U12")), Some(12));
         assert_eq!(numpy_str_width(&format!("{native}U0")), Some(0));
@@ -471,12 +476,7 @@ mod tests {
 
     #[test]
     fn numpy_arrays_are_read_in_place_when_their_layout_allows() {
-        let native = if cfg!(target_endian = "little") {
-            "<"
-        } else {
-            ">"
-        };
-        let u2 = format!("{native}U2");
+        let u2 = format!("{}U2", native());
         let cells: Vec<u32> = "hiyo".chars().map(|c| c as u32).collect();
         let addr = cells.as_ptr() as usize;
         // SAFETY (each call): `cells` holds 2 items of width 2 and outlives the columns.

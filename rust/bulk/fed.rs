@@ -111,12 +111,12 @@ mod tests {
             undecodable: Undecodable::Refuse,
             ..StreamOptions::default()
         };
-        let mut s = fed(refuse);
-        assert_eq!(s.feed(b"ok \xff"), Ok(false));
-        assert_eq!(s.finish(), Ok(Err(StreamError::Undecodable { offset: 3 })));
-        // Bytes cut short at the end are refused when the stream ends.
-        let mut s = fed(refuse);
-        assert_eq!(s.feed(b"ok \xe6\x97"), Ok(true));
-        assert_eq!(s.finish(), Ok(Err(StreamError::Undecodable { offset: 3 })));
+        // Refused as the bad bytes come, or, cut short, when the stream ends.
+        for (data, accepted) in [(&b"ok \xff"[..], false), (b"ok \xe6\x97", true)] {
+            let mut s = fed(refuse);
+            assert_eq!(s.feed(data), Ok(accepted));
+            let refused = StreamError::Undecodable { offset: 3 };
+            assert_eq!(s.finish(), Ok(Err(refused)));
+        }
     }
 }

@@ -62,37 +62,20 @@ impl CoreEncoding {
         move |t| enc.count_checked(t, &allowed.inner, disallowed)
     }
 
-    /// The ordinary tokens of one text, after refusing the strings of `refused`; a long text is
-    /// split across `threads` (see `threads::in_parts`).
-    fn encode_text<'py>(
-        &self,
-        py: Python<'py>,
-        text: &Bound<'_, PyAny>,
-        threads: Option<ThreadCount>,
-        refused: Option<&SpecialSet>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let (text, enc) = (text_of(text)?, self.enc());
-        let tokens = run_detached(py, || {
-            threads::in_parts(text.len(), count_of(threads), |parts| {
-                enc.encode_ordinary_parallel(&text, refused, parts)
-            })
-        })???;
-        token_list(py, enc, &tokens)
-    }
-
-    /// `encode_text`, counting.
-    fn count_text(
+    /// `f(encoding, text, parts)` for one text, with the GIL released: a long text is split
+    /// across `threads` (see `threads::in_parts`).
+    fn whole<T: Send>(
         &self,
         py: Python<'_>,
         text: &Bound<'_, PyAny>,
         threads: Option<ThreadCount>,
-        refused: Option<&SpecialSet>,
-    ) -> PyResult<usize> {
+        f: impl FnOnce(&Encoding, &str, usize) -> Result<T, EncodeError> + Send,
+    ) -> PyResult<T> {
         let (text, enc) = (text_of(text)?, self.enc());
+        let len = text.len();
+        let parts = |parts| f(enc, &text, parts);
         Ok(run_detached(py, || {
-            threads::in_parts(text.len(), count_of(threads), |parts| {
-                enc.count_ordinary_parallel(&text, refused, parts)
-            })
+            threads::in_parts(len, count_of(threads), parts)
         })???)
     }
 
@@ -215,7 +198,10 @@ impl CoreEncoding {
         text: &Bound<'_, PyAny>,
         num_threads: Option<ThreadCount>,
     ) -> PyResult<Bound<'py, PyList>> {
-        self.encode_text(py, text, num_threads, None)
+        let tokens = self.whole(py, text, num_threads, |enc, text, parts| {
+            enc.encode_ordinary_parallel(text, None, parts)
+        })?;
+        token_list(py, self.enc(), &tokens)
     }
 
     /// encode() with the defaults: no special token allowed, all of them refused.
@@ -226,7 +212,10 @@ impl CoreEncoding {
         text: &Bound<'_, PyAny>,
         num_threads: Option<ThreadCount>,
     ) -> PyResult<Bound<'py, PyList>> {
-        self.encode_text(py, text, num_threads, Some(self.enc().all_specials()))
+        let tokens = self.whole(py, text, num_threads, |enc, text, parts| {
+            enc.encode_ordinary_parallel(text, Some(enc.all_specials()), parts)
+        })?;
+        token_list(py, self.enc(), &tokens)
     }
 
     /// encode_ordinary of each text, laid end to end: (ids as little-endian u32, offsets as
@@ -274,7 +263,9 @@ impl CoreEncoding {
         text: &Bound<'_, PyAny>,
         num_threads: Option<ThreadCount>,
     ) -> PyResult<usize> {
-        self.count_text(py, text, num_threads, None)
+        self.whole(py, text, num_threads, |enc, text, parts| {
+            enc.count_ordinary_parallel(text, None, parts)
+        })
     }
 
     #[pyo3(signature = (text, num_threads=None))]
@@ -284,7 +275,9 @@ impl CoreEncoding {
         text: &Bound<'_, PyAny>,
         num_threads: Option<ThreadCount>,
     ) -> PyResult<usize> {
-        self.count_text(py, text, num_threads, Some(self.enc().all_specials()))
+        self.whole(py, text, num_threads, |enc, text, parts| {
+            enc.count_ordinary_parallel(text, Some(enc.all_specials()), parts)
+        })
     }
 
     #[pyo3(signature = (text, allowed, disallowed=None))]

@@ -19,29 +19,9 @@ pub(crate) fn internal_error() -> PyErr {
     PyRuntimeError::new_err("internal error in the devsynth core (a bug: please report it)")
 }
 
-impl From<EncodeError> for PyErr {
-    fn from(e: EncodeError) -> PyErr {
-        match e {
-            EncodeError::Disallowed(_) | EncodeError::MissingByte(_) => {
-                PyValueError::new_err(e.to_string())
-            }
-            EncodeError::Pattern(_) => PyRuntimeError::new_err(e.to_string()),
-        }
-    }
-}
-
 impl From<InvalidToken> for PyErr {
     fn from(e: InvalidToken) -> PyErr {
         PyKeyError::new_err(format!("Invalid token for decoding: {}", e.0))
-    }
-}
-
-impl From<ThreadsError> for PyErr {
-    fn from(e: ThreadsError) -> PyErr {
-        match e {
-            ThreadsError::Spawn(_) => PyRuntimeError::new_err(e.to_string()),
-            _ => PyValueError::new_err(e.to_string()),
-        }
     }
 }
 
@@ -56,49 +36,45 @@ impl From<Stopped<PyErr>> for PyErr {
     }
 }
 
-impl From<InvalidMessage> for PyErr {
-    fn from(e: InvalidMessage) -> PyErr {
-        match e {
-            InvalidMessage::WrongType(m) => PyTypeError::new_err(m),
-            InvalidMessage::Missing(m) => PyValueError::new_err(m),
-        }
-    }
-}
-
-impl From<ArrowError> for PyErr {
-    fn from(e: ArrowError) -> PyErr {
-        match e {
-            ArrowError::Malformed(_) => PyValueError::new_err(e.to_string()),
-            ArrowError::NotStrings(_) => PyTypeError::new_err(e.to_string()),
-            ArrowError::Stream(_) => PyRuntimeError::new_err(e.to_string()),
-        }
-    }
-}
-
-impl From<NumpyError> for PyErr {
-    fn from(e: NumpyError) -> PyErr {
-        match e {
-            NumpyError::NotStr(_) => PyTypeError::new_err(e.to_string()),
-            NumpyError::Layout(_) => PyValueError::new_err(e.to_string()),
-        }
-    }
-}
-
-/// Errors that are always the caller's values: a ValueError with the core's message.
-macro_rules! value_errors {
-    ($($error:ty),*) => {$(
+/// `From<error> for PyErr` for each error: the exception class its variants become, with the
+/// error's own message.
+macro_rules! exceptions {
+    ($($error:ty { $($variant:pat => $class:ty),+ $(,)? })*) => {$(
         impl From<$error> for PyErr {
             fn from(e: $error) -> PyErr {
-                PyValueError::new_err(e.to_string())
+                match e {
+                    $($variant => <$class>::new_err(e.to_string()),)+
+                }
             }
         }
     )*};
 }
 
-value_errors!(
-    BadDimensions,
-    BadOption,
-    Finished,
-    UnknownEncoding,
-    CustomError
-);
+exceptions! {
+    EncodeError {
+        EncodeError::Pattern(_) => PyRuntimeError,
+        EncodeError::Disallowed(_) | EncodeError::MissingByte(_) => PyValueError,
+    }
+    ThreadsError {
+        ThreadsError::Spawn(_) => PyRuntimeError,
+        ThreadsError::Zero | ThreadsError::TooMany(_) => PyValueError,
+    }
+    InvalidMessage {
+        InvalidMessage::WrongType(_) => PyTypeError,
+        InvalidMessage::Missing(_) => PyValueError,
+    }
+    ArrowError {
+        ArrowError::Malformed(_) => PyValueError,
+        ArrowError::NotStrings(_) => PyTypeError,
+        ArrowError::Stream(_) => PyRuntimeError,
+    }
+    NumpyError {
+        NumpyError::NotStr(_) => PyTypeError,
+        NumpyError::Layout(_) => PyValueError,
+    }
+    BadDimensions { _ => PyValueError }
+    BadOption { _ => PyValueError }
+    Finished { _ => PyValueError }
+    UnknownEncoding { _ => PyValueError }
+    CustomError { _ => PyValueError }
+}
