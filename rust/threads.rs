@@ -313,8 +313,8 @@ pub fn par_map<I: Sync, T: Send>(
 /// thread alone, and needs no pool.
 ///
 /// The first error, from `work` or `deliver` ([`Stopped::Failed`]) or from `watch`
-/// ([`Stopped::Watcher`]), cancels the tasks not yet started; it is returned once every task has
-/// ended, and nothing more is delivered after it.
+/// ([`Stopped::Watcher`]), cancels the rest of the work (tasks stop between items); it is
+/// returned once every task has ended, and nothing more is delivered after it.
 pub fn run_pipelined<I: Sync, T: Send, E: Send + From<ThreadsError>>(
     threads: Option<usize>,
     items: &[I],

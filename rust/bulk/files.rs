@@ -17,6 +17,7 @@ use super::stream::{Counted, StreamCounter, StreamError, StreamOptions};
 use super::walk::{io_message, Found};
 use super::BadOption;
 use crate::encoding::Encoding;
+use crate::threads::{pool, run_watched, Stopped, ThreadsError};
 
 /// Bytes read at a time from a file by default.
 pub const DEFAULT_BLOCK_BYTES: usize = 1024 * 1024;
@@ -300,6 +301,28 @@ pub fn count_files(
         .collect()
 }
 
+/// [`count_files`] on the pool for `threads`, while this thread calls `report(files_done,
+/// bytes_read)` every [`WATCH_INTERVAL`](crate::threads::WATCH_INTERVAL) and once at the end.
+/// An error from `report` (a failed progress callback, Ctrl-C) stops the counting threads, a
+/// pipe being read included, and is returned.
+pub fn count_files_reported<E: From<ThreadsError>>(
+    threads: Option<usize>,
+    enc: &Encoding,
+    files: &[Found],
+    opts: &FileOptions,
+    mut report: impl FnMut(usize, u64) -> Result<(), E>,
+) -> Result<Vec<Result<Counted, FileError>>, Stopped<E>> {
+    let pool = pool(threads).map_err(|e| Stopped::Failed(e.into()))?;
+    let progress = Progress::default();
+    let results = run_watched(
+        &pool,
+        |_| count_files(enc, files, opts, &progress),
+        || report(progress.files(), progress.bytes()).inspect_err(|_| progress.cancel()),
+    )?;
+    report(progress.files(), progress.bytes()).map_err(Stopped::Watcher)?;
+    Ok(results)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,6 +501,52 @@ mod tests {
         assert_eq!(counted.tokens, enc.count_ordinary(&text).unwrap() as u64);
         assert_eq!(counted.bytes, text.len() as u64);
         std::fs::remove_file(fifo).unwrap();
+    }
+
+    #[test]
+    fn a_reported_run_reports_its_progress_and_stops_when_the_report_fails() {
+        let enc = builtin::get("o200k_base").unwrap();
+        let text = "word ".repeat(1000);
+        let p = temp_file("reported", text.as_bytes());
+        let files = [found(&p), found(&p)];
+        let mut reports = Vec::new();
+        let got = count_files_reported(Some(2), enc, &files, &FileOptions::default(), |n, b| {
+            reports.push((n, b));
+            Ok::<_, String>(())
+        })
+        .unwrap();
+        assert_eq!(got.len(), 2);
+        let tokens = enc.count_ordinary(&text).unwrap() as u64;
+        assert!(got.iter().all(|r| r.as_ref().unwrap().tokens == tokens));
+        // The last report has the totals.
+        assert_eq!(reports.last(), Some(&(2, 2 * text.len() as u64)));
+        std::fs::remove_file(p).unwrap();
+
+        // A pipe without a writer would be waited for: a failing report stops it.
+        let fifo = mkfifo("reported");
+        let started = std::time::Instant::now();
+        let got = count_files_reported(
+            Some(2),
+            enc,
+            &[found(&fifo)],
+            &FileOptions::default(),
+            |_, _| match started.elapsed() > Duration::from_millis(200) {
+                true => Err("interrupted".to_string()),
+                false => Ok(()),
+            },
+        );
+        assert!(matches!(got, Err(Stopped::Watcher(ref m)) if m == "interrupted"));
+        assert!(started.elapsed() < Duration::from_secs(3));
+        std::fs::remove_file(fifo).unwrap();
+        // A thread count that cannot be had is the caller's error.
+        let got = count_files_reported(
+            Some(usize::MAX),
+            enc,
+            &[],
+            &FileOptions::default(),
+            |_, _| Ok::<_, String>(()),
+        );
+        assert!(matches!(got, Err(Stopped::Failed(ref m)) if m.contains("at most")));
     }
 
     #[test]

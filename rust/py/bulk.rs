@@ -9,9 +9,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::encoding::CoreEncoding;
-use super::{run_alone, run_detached, run_parallel_with, ThreadCount};
+use super::{count_of, run_alone, run_detached, watched, ThreadCount};
 use crate::bulk::fed::FedStream;
-use crate::bulk::files::{self, FileError, FileOptions, Progress, Row, DEFAULT_BLOCK_BYTES};
+use crate::bulk::files::{self, FileError, FileOptions, Row, DEFAULT_BLOCK_BYTES};
 use crate::bulk::stream::{StreamOptions, DEFAULT_CHUNK_BYTES};
 use crate::bulk::walk::{self, WalkOptions, WalkRows};
 use crate::handle::EncodingHandle;
@@ -77,24 +77,15 @@ fn count_files(
         stream: StreamOptions::checked(undecodable, skip_binary, chunk_bytes)?,
         block_bytes,
     };
-    let (enc, state) = (encoding.enc(), Progress::default());
-    let progress = progress.map(Bound::unbind);
-    let report = |py: Python<'_>| match &progress {
-        Some(cb) => cb.bind(py).call1((state.files(), state.bytes())).map(drop),
-        None => Ok(()),
-    };
-    let results = run_parallel_with(
-        py,
-        num_threads,
-        |_| files::count_files(enc, &found, &opts, &state),
-        // A failed report or Ctrl-C stops the files' threads (reading a pipe included).
-        |py| {
-            report(py)
-                .and_then(|()| py.check_signals())
-                .inspect_err(|_| state.cancel())
-        },
-    )?;
-    report(py)?;
+    let (enc, progress) = (encoding.enc(), progress.map(Bound::unbind));
+    let results = watched(py, |signals| {
+        files::count_files_reported(count_of(num_threads), enc, &found, &opts, |n, bytes| {
+            if let Some(cb) = &progress {
+                Python::attach(|py| cb.bind(py).call1((n, bytes)).map(drop))?;
+            }
+            signals()
+        })
+    })?;
     Ok(results.into_iter().map(files::row).collect())
 }
 

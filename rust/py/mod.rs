@@ -124,22 +124,8 @@ pub(crate) fn run_parallel<T: Send>(
     threads: Option<ThreadCount>,
     work: impl FnOnce(&Cancel) -> T + Send,
 ) -> PyResult<T> {
-    run_parallel_with(py, threads, work, |_| Ok(()))
-}
-
-/// `run_parallel`, with `report` also called with the GIL at each check (to report progress):
-/// an error from it stops the work as Ctrl-C does.
-pub(crate) fn run_parallel_with<T: Send>(
-    py: Python<'_>,
-    threads: Option<ThreadCount>,
-    work: impl FnOnce(&Cancel) -> T + Send,
-    mut report: impl FnMut(Python<'_>) -> PyResult<()> + Send,
-) -> PyResult<T> {
     let pool = threads::pool(count_of(threads))?;
-    watched(py, |signals| {
-        let watch = || Python::attach(&mut report).and_then(|()| signals());
-        threads::run_watched(&pool, work, watch)
-    })
+    watched(py, |signals| threads::run_watched(&pool, work, signals))
 }
 
 /// Runs one sequential task on a thread of its own, watched (see `watched`).
