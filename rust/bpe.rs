@@ -103,9 +103,10 @@ mod cache {
     /// written in two- and three-byte chars, which take several tokens each.
     pub const MAX_PIECE: usize = 32;
     const MAX_TOKENS: usize = 12;
-    /// Sets of two entries (1.5 MiB per thread): a piece sits in either entry of its set, so
-    /// two pieces whose hashes meet do not keep evicting each other.
-    const SETS: usize = 1 << 14;
+    /// Sets of two entries (768 KiB per thread, each thread of a batch holding its own): a
+    /// piece sits in either entry of its set, so two pieces whose hashes meet do not keep
+    /// evicting each other.
+    const SETS: usize = 1 << 12;
 
     #[derive(Clone, Copy)]
     struct Entry {
