@@ -1,6 +1,13 @@
 //! Python ints for the token ids of the built-in encodings, made once per id and shared: a
-//! token list is then built by reference counting, not by allocating an int per token (which
+//! token list is then built by storing pointers, not by allocating an int per token (which
 //! would cost about as much as the encoding itself).
+//!
+//! Each shared int is made holding `HELD` references of its own, and a list takes one of those
+//! instead of counting a new one: building a list then writes nothing to the ints (counting
+//! wrote to a cache line per token, scattered over 6 MB of ints). Lists that drop them count
+//! down from `HELD`, which no process comes near, so the ints are never freed (as before:
+//! they live as long as the process). From CPython 3.12 the interpreter may deem such a count
+//! immortal (PEP 683), which means the same: never freed.
 
 use std::os::raw::c_ulong;
 use std::ptr::null_mut;
@@ -15,6 +22,10 @@ use crate::builtin;
 use crate::encoding::Encoding;
 use crate::vocab::Rank;
 
+/// References each shared int holds from its making: 2^62, so that no number of lists a
+/// process could ever drop counts it down to zero.
+const HELD: ffi::Py_ssize_t = 1 << 62;
+
 /// One slot per token id, filled on first use (zeroed memory costs nothing until then).
 /// Lives as long as the process, like the built-in encodings themselves.
 struct TokenInts {
@@ -28,7 +39,7 @@ impl TokenInts {
         }
     }
 
-    /// A borrowed reference to the int of `token`.
+    /// The int of `token`: one of its `HELD` references, the caller's to keep.
     fn get(&self, py: Python<'_>, token: Rank) -> PyResult<*mut ffi::PyObject> {
         let slot = &self.slots[token as usize];
         let existing = slot.load(Ordering::Acquire);
@@ -40,11 +51,16 @@ impl TokenInts {
         if made.is_null() {
             return Err(PyErr::fetch(py));
         }
+        // SAFETY: `made` is a live int of ours, not yet shared, and the GIL is held.
+        unsafe { (*made).ob_refcnt += HELD - 1 };
         match slot.compare_exchange(null_mut(), made, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => Ok(made),
             Err(winner) => {
-                // SAFETY: `made` is our own new reference, never shared.
-                unsafe { ffi::Py_DecRef(made) };
+                // SAFETY: `made` is our own, never shared: back to one reference, then none.
+                unsafe {
+                    (*made).ob_refcnt -= HELD - 1;
+                    ffi::Py_DecRef(made);
+                }
                 Ok(winner)
             }
         }
@@ -72,21 +88,19 @@ pub(crate) fn token_list<'py>(
         return PyList::new(py, tokens);
     };
     // SAFETY: PyList_New gives a new list of `len` empty slots (or null with an exception
-    // set); each slot is filled exactly once with a new reference, which the list then owns
-    // (PyList_SetItem steals it; a direct store into the checked item array does the same).
+    // set); each slot is filled exactly once with one of the int's held references, which
+    // the list then owns (PyList_SetItem steals it; a direct store into the checked item
+    // array does the same).
     unsafe {
         let list = ffi::PyList_New(tokens.len() as ffi::Py_ssize_t);
         let list = Bound::from_owned_ptr_or_err(py, list)?;
         if let Some(items) = item_array(py, list.as_ptr()) {
             for (i, &t) in tokens.iter().enumerate() {
-                let obj = ints.get(py, t)?;
-                incref(obj);
-                *items.add(i) = obj;
+                *items.add(i) = ints.get(py, t)?;
             }
         } else {
             for (i, &t) in tokens.iter().enumerate() {
                 let obj = ints.get(py, t)?;
-                ffi::Py_IncRef(obj);
                 if ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, obj) != 0 {
                     return Err(PyErr::fetch(py));
                 }
@@ -94,17 +108,6 @@ pub(crate) fn token_list<'py>(
         }
         Ok(list.cast_into_unchecked())
     }
-}
-
-/// A new reference to `obj`, taken inline as the stable ABI's own `Py_INCREF` of CPython
-/// 3.10 does (a call to `Py_IncRef` per token costs about a tenth of building the list).
-/// Every later CPython keeps such extensions working, immortal objects included (PEP 683).
-///
-/// # Safety
-/// `obj` must be a live object, and the GIL held.
-#[inline(always)]
-unsafe fn incref(obj: *mut ffi::PyObject) {
-    (*obj).ob_refcnt += 1;
 }
 
 /// The item array of a list, where the interpreter is known to lay lists out as CPython
