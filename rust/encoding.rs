@@ -149,6 +149,12 @@ impl std::error::Error for BuildError {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidToken(pub i64);
 
+impl std::fmt::Display for InvalidToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Invalid token for decoding: {}", self.0)
+    }
+}
+
 /// A set of strings to look for in text: special tokens to allow, or strings to refuse.
 /// Matching is leftmost-first, as tiktoken's alternation of escaped tokens.
 pub struct SpecialSet {
@@ -193,6 +199,33 @@ impl SpecialSet {
     fn find(&self, text: &[u8]) -> Option<(usize, usize, usize)> {
         let m = self.matcher.as_ref()?.find(text)?;
         Some((m.start(), m.end(), m.pattern().as_usize()))
+    }
+}
+
+/// What one call does with special tokens, tiktoken's `allowed_special` and
+/// `disallowed_special` prepared: a text holding a string of `refused` is refused, then the
+/// special tokens of `allowed` are encoded as such and everything else as ordinary text. The
+/// default allows and refuses nothing (`encode_ordinary`).
+#[derive(Default)]
+pub struct Specials {
+    allowed: SpecialSet,
+    refused: SpecialSet,
+}
+
+impl Specials {
+    /// The parts a text of `len` bytes is cut into on `threads` (see `threads::parts_for`):
+    /// one when a special token may be encoded as such.
+    pub fn parts(&self, len: usize, threads: Option<usize>) -> usize {
+        match self.allowed.is_empty() {
+            true => crate::threads::parts_for(len, threads),
+            false => 1,
+        }
+    }
+}
+
+impl Default for SpecialSet {
+    fn default() -> Self {
+        SpecialSet::empty()
     }
 }
 
@@ -281,6 +314,58 @@ impl Encoding {
         entries.sort();
         entries.dedup();
         SpecialSet::new(entries)
+    }
+
+    /// The special-token rules of a call: `allowed` and `disallowed` as tiktoken takes them,
+    /// `None` standing for "all" (every special token; for `disallowed`, every one not
+    /// allowed).
+    pub fn prepare_specials(
+        &self,
+        allowed: Option<Vec<String>>,
+        disallowed: Option<Vec<String>>,
+    ) -> Specials {
+        let names = || self.specials.iter().map(|s| s.0.clone());
+        let allowed = self.special_set(allowed.unwrap_or_else(|| names().collect()));
+        let refused = match disallowed {
+            Some(strings) => self.special_set(strings),
+            None => {
+                let is_allowed = |s: &String| allowed.entries.iter().any(|e| e.0 == *s);
+                self.special_set(names().filter(|s| !is_allowed(s)))
+            }
+        };
+        Specials { allowed, refused }
+    }
+
+    /// Tokens of `text` under `specials`; when no special token is allowed, a long text is
+    /// split into `parts` encoded in parallel on the current rayon pool (see
+    /// `encode_ordinary_parallel`; the cuts only know ordinary text).
+    pub fn encode_with(
+        &self,
+        text: &str,
+        specials: &Specials,
+        parts: usize,
+    ) -> Result<Vec<Rank>, EncodeError> {
+        self.check(text, &specials.refused)?;
+        match parts {
+            _ if !specials.allowed.is_empty() => self.encode(text, &specials.allowed),
+            0 | 1 => self.encode_ordinary(text),
+            _ => self.encode_ordinary_parallel(text, None, parts),
+        }
+    }
+
+    /// The number of tokens `encode_with` gives, without building them.
+    pub fn count_with(
+        &self,
+        text: &str,
+        specials: &Specials,
+        parts: usize,
+    ) -> Result<usize, EncodeError> {
+        self.check(text, &specials.refused)?;
+        match parts {
+            _ if !specials.allowed.is_empty() => self.count(text, &specials.allowed),
+            0 | 1 => self.count_ordinary(text),
+            _ => self.count_ordinary_parallel(text, None, parts),
+        }
     }
 
     /// Every special token of this encoding.
@@ -724,6 +809,56 @@ mod tests {
         );
         // A string that is not a special token is never encoded as one.
         assert_eq!(enc.encode("there", &odd).unwrap(), vec![19041]);
+    }
+
+    #[test]
+    fn call_specials_follow_tiktokens_arguments() {
+        let enc = builtin::get("cl100k_base").unwrap();
+        let text = "hi <|endoftext|> <|fim_prefix|> there";
+        let strings = |s: &[&str]| Some(s.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let encode = |s: &Specials| enc.encode_with(text, s, 1);
+        let count = |s: &Specials| enc.count_with(text, s, 1);
+        fn refused<T>(token: &str) -> Result<T, EncodeError> {
+            Err(EncodeError::Disallowed(token.into()))
+        }
+        // The default: nothing allowed, every special token refused.
+        let default = enc.prepare_specials(strings(&[]), None);
+        assert_eq!(encode(&default), refused("<|endoftext|>"));
+        assert_eq!(count(&default), refused("<|endoftext|>"));
+        // Ordinary: nothing allowed or refused.
+        let ordinary = Specials::default();
+        assert_eq!(encode(&ordinary), enc.encode_ordinary(text));
+        assert_eq!(count(&ordinary), enc.count_ordinary(text));
+        assert_eq!(
+            enc.prepare_specials(strings(&[]), strings(&[]))
+                .parts(1 << 30, Some(4)),
+            4
+        );
+        // "all" allowed: each special token encoded as such, nothing refused.
+        let all = enc.prepare_specials(None, None);
+        assert_eq!(encode(&all), Ok(vec![6151, 220, 100257, 220, 100258, 1070]));
+        assert_eq!(count(&all), Ok(6));
+        assert_eq!(
+            all.parts(1 << 30, Some(4)),
+            1,
+            "a text with specials stays whole"
+        );
+        // One allowed, the rest ("all") refused; or refused only where named.
+        let one = enc.prepare_specials(strings(&["<|endoftext|>"]), None);
+        assert_eq!(encode(&one), refused("<|fim_prefix|>"));
+        let named = enc.prepare_specials(strings(&["<|endoftext|>"]), strings(&["there"]));
+        assert_eq!(count(&named), refused("there"));
+        let unrefused = enc.prepare_specials(strings(&["<|endoftext|>"]), strings(&[]));
+        let tokens = encode(&unrefused).unwrap();
+        assert_eq!(tokens[2], 100257);
+        assert_eq!(count(&unrefused), Ok(tokens.len()));
+        // In parts, the same tokens as whole.
+        let long = "Hello, world! It's 2024.\n".repeat(20_000);
+        for s in [&default, &ordinary] {
+            let whole = enc.encode_with(&long, s, 1).unwrap();
+            assert_eq!(enc.encode_with(&long, s, 3).unwrap(), whole);
+            assert_eq!(enc.count_with(&long, s, 3).unwrap(), whole.len());
+        }
     }
 
     #[test]

@@ -18,7 +18,8 @@
 //!   flag between items and stops early. [`run_pipelined`] also hands each finished task's
 //!   results to the calling thread while the rest run (output only one thread can build).
 //! - **Splitting one text**: [`parts_for`] decides how many parts a text is cut into for a
-//!   thread count, and [`in_parts`] runs the parts' work on the pool only when there are several.
+//!   thread count (`encoding::Specials::parts` keeps a text whole where special tokens are
+//!   allowed), and [`in_parts`] runs the parts' work on the pool only when there are several.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
@@ -403,15 +404,15 @@ pub fn parts_for(len: usize, threads: Option<usize>) -> usize {
     }
 }
 
-/// `f(parts)` for a text of `len` bytes split as [`parts_for`] says: on the pool for `threads`
+/// `f(parts)` for a text split into `parts` (see [`parts_for`]): on the pool for `threads`
 /// when there are several parts, else on this thread (and no pool is made).
 pub fn in_parts<T: Send>(
-    len: usize,
+    parts: usize,
     threads: Option<usize>,
     f: impl FnOnce(usize) -> T + Send,
 ) -> Result<T, ThreadsError> {
-    match parts_for(len, threads) {
-        1 => Ok(f(1)),
+    match parts {
+        0 | 1 => Ok(f(1)),
         parts => Ok(pool(threads)?.install(|| f(parts))),
     }
 }
@@ -740,12 +741,12 @@ mod tests {
         assert_eq!(parts_for(0, Some(8)), 1);
         // One part runs here without a pool (an impossible count is never asked for)...
         let here = std::thread::current().id();
-        let got = in_parts(100, Some(MAX_THREADS + 1), |parts| {
+        let got = in_parts(1, Some(MAX_THREADS + 1), |parts| {
             (parts, std::thread::current().id() == here)
         });
         assert_eq!(got, Ok((1, true)));
         // ...several run on the pool for the count.
-        let got = in_parts(8 * MIN_PART_BYTES, Some(3), |parts| {
+        let got = in_parts(parts_for(8 * MIN_PART_BYTES, Some(3)), Some(3), |parts| {
             (
                 parts,
                 rayon::current_num_threads(),

@@ -1,9 +1,9 @@
 """Type stub of the Rust extension (the bindings under rust/py/). Use devsynth.tokens, not
 this, directly."""
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from os import PathLike
-from typing import final
+from typing import Literal, final, overload
 
 # Every name the extension exports (mypy.stubtest checks this list and each signature).
 __all__ = [
@@ -16,17 +16,14 @@ __all__ = [
     "SYSTEM_ROLES",
     "TOOL_RESULT_ROLES",
     "CoreEncoding",
-    "SpecialTokenSet",
+    "Specials",
     "StreamCounter",
     "__version__",
     "chat_format",
     "chat_message_tokens",
     "chat_prune",
-    "count_arrow",
+    "count_column",
     "count_files",
-    "count_numpy_str",
-    "count_objects",
-    "hash_embedding",
     "hash_embeddings",
     "walk_paths",
 ]
@@ -37,8 +34,8 @@ RANK_FILES: list[tuple[str, str]]
 __version__: str
 
 @final
-class SpecialTokenSet:
-    def __len__(self) -> int: ...
+class Specials:
+    """A call's special-token rules (allowed, refused), prepared by CoreEncoding."""
 
 @final
 class CoreEncoding:
@@ -52,66 +49,37 @@ class CoreEncoding:
         special_tokens: dict[str, int],
         explicit_n_vocab: int | None = None,
     ) -> CoreEncoding: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def pattern(self) -> str: ...
-    @property
-    def max_token_value(self) -> int: ...
-    @property
-    def is_builtin(self) -> bool: ...
-    @property
-    def mergeable_count(self) -> int: ...
-    def special_tokens(self) -> list[tuple[str, int]]: ...
-    def special_set(self, strings: Iterable[str]) -> SpecialTokenSet: ...
-    def encode_ordinary(self, text: str, num_threads: int | None = None) -> list[int]: ...
-    def encode_default(self, text: str, num_threads: int | None = None) -> list[int]: ...
+    def describe(self) -> tuple[str, str, int, bool, list[tuple[str, int]]]: ...
+    # None stands for "all".
+    def prepare_specials(
+        self, allowed: frozenset[str] | None, disallowed: frozenset[str] | None
+    ) -> Specials: ...
     def encode(
-        self, text: str, allowed: SpecialTokenSet, disallowed: SpecialTokenSet | None = None
+        self, text: str, specials: Specials, num_threads: int | None = None
     ) -> list[int]: ...
-    def count_ordinary(self, text: str, num_threads: int | None = None) -> int: ...
-    def count_default(self, text: str, num_threads: int | None = None) -> int: ...
-    def count(
-        self, text: str, allowed: SpecialTokenSet, disallowed: SpecialTokenSet | None = None
-    ) -> int: ...
-    def encode_ordinary_batch(
-        self, texts: Sequence[str], num_threads: int | None = None
-    ) -> list[list[int]]: ...
-    def encode_ordinary_batch_flat(
-        self, texts: Sequence[str], num_threads: int | None = None
-    ) -> tuple[bytearray, bytearray]: ...
-    def encode_batch_flat(
-        self,
-        texts: Sequence[str],
-        allowed: SpecialTokenSet,
-        disallowed: SpecialTokenSet | None = None,
-        num_threads: int | None = None,
-    ) -> tuple[bytearray, bytearray]: ...
+    def count(self, text: str, specials: Specials, num_threads: int | None = None) -> int: ...
+    @overload
     def encode_batch(
         self,
         texts: Sequence[str],
-        allowed: SpecialTokenSet,
-        disallowed: SpecialTokenSet | None = None,
+        specials: Specials,
         num_threads: int | None = None,
+        flat: Literal[False] = False,
     ) -> list[list[int]]: ...
+    @overload
+    def encode_batch(
+        self, texts: Sequence[str], specials: Specials, num_threads: int | None, flat: Literal[True]
+    ) -> tuple[bytearray, bytearray]: ...
     def count_batch(
-        self,
-        texts: Sequence[str],
-        allowed: SpecialTokenSet,
-        disallowed: SpecialTokenSet | None = None,
-        num_threads: int | None = None,
+        self, texts: Sequence[str], specials: Specials, num_threads: int | None = None
     ) -> list[int]: ...
-    def find_disallowed(self, text: str, strings: SpecialTokenSet) -> str | None: ...
     def decode_bytes(self, tokens: Sequence[int]) -> bytes: ...
-    def decode_single_token_bytes(self, token: int) -> bytes: ...
     def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]: ...
     def encode_single_token(self, piece: bytes) -> int: ...
     def encode_single_piece(self, piece: bytes) -> list[int]: ...
-    def is_special_token(self, token: int) -> bool: ...
     def token_byte_values(self) -> list[bytes]: ...
     def mergeable_ranks(self) -> dict[bytes, int]: ...
 
-def hash_embedding(text: str, dimensions: int = ...) -> list[float]: ...
 def hash_embeddings(
     texts: Sequence[str], dimensions: int = ..., num_threads: int | None = None
 ) -> list[list[float]]: ...
@@ -175,24 +143,10 @@ class StreamCounter:
     @property
     def bytes_fed(self) -> int: ...
 
-def count_arrow(
+def count_column(
     encoding: CoreEncoding,
-    array: object,
-    allowed: SpecialTokenSet,
-    disallowed: SpecialTokenSet | None = None,
-    num_threads: int | None = None,
-) -> bytearray: ...
-def count_numpy_str(
-    encoding: CoreEncoding,
-    array: object,
-    allowed: SpecialTokenSet,
-    disallowed: SpecialTokenSet | None = None,
-    num_threads: int | None = None,
-) -> bytearray: ...
-def count_objects(
-    encoding: CoreEncoding,
-    items: Iterable[str | None],
-    allowed: SpecialTokenSet,
-    disallowed: SpecialTokenSet | None = None,
+    column: object,
+    kind: Literal["arrow", "numpy", "objects"],
+    specials: Specials,
     num_threads: int | None = None,
 ) -> bytearray: ...

@@ -4,14 +4,12 @@
 //! overlaps the encoding instead of following it. Between chunks the calling thread checks for
 //! Python signals (see `watched`): Ctrl-C stops the tasks between texts.
 
-use std::borrow::Cow;
-
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
 use super::ints::token_list;
-use super::{count_of, run_detached, watched, ThreadCount};
+use super::{count_of, items_of, run_detached, texts_of, watched, ThreadCount};
 use crate::encoding::{EncodeError, Encoding};
 use crate::threads;
 use crate::vocab::Rank;
@@ -24,9 +22,11 @@ pub(crate) fn encode_lists<'py>(
     py: Python<'py>,
     enc: &Encoding,
     threads: Option<ThreadCount>,
-    texts: &[Cow<'_, str>],
+    texts: &Bound<'_, PyAny>,
     encode: impl Fn(&str) -> Result<Vec<Rank>, EncodeError> + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
+    let items = items_of(texts)?;
+    let texts = texts_of(&items)?;
     // SAFETY: a new list of `n` empty slots (or null with an exception set); every slot is
     // filled by `fill` with a new reference, which PyList_SetItem steals. A list dropped with
     // some slots still empty is valid (its deallocation skips them).
@@ -45,7 +45,7 @@ pub(crate) fn encode_lists<'py>(
         watched(py, |signals| {
             threads::run_pipelined(
                 count_of(threads),
-                texts,
+                &texts,
                 TEXTS_PER_TASK,
                 |t| encode(t).map_err(PyErr::from),
                 |start, lists| Python::attach(|py| fill(py, enc, slots.bind(py), start, &lists)),

@@ -9,7 +9,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use super::encoding::CoreEncoding;
-use super::{count_of, run_alone, run_detached, watched, ThreadCount};
+use super::{count_of, run_detached, watched, ThreadCount};
 use crate::bulk::fed::FedStream;
 use crate::bulk::files::{self, FileError, FileOptions, Row, DEFAULT_BLOCK_BYTES};
 use crate::bulk::stream::{StreamOptions, DEFAULT_CHUNK_BYTES};
@@ -21,9 +21,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(walk_paths, m)?)?;
     m.add_function(wrap_pyfunction!(count_files, m)?)?;
     m.add_class::<StreamCounter>()?;
-    m.add_function(wrap_pyfunction!(columns::count_arrow, m)?)?;
-    m.add_function(wrap_pyfunction!(columns::count_numpy_str, m)?)?;
-    m.add_function(wrap_pyfunction!(columns::count_objects, m)?)?;
+    m.add_function(wrap_pyfunction!(columns::count_column, m)?)?;
     m.add("DEFAULT_CHUNK_BYTES", DEFAULT_CHUNK_BYTES)?;
     m.add("DEFAULT_BLOCK_BYTES", DEFAULT_BLOCK_BYTES)?;
     Ok(())
@@ -46,7 +44,8 @@ fn walk_paths(
         exclude,
         hidden,
     };
-    let walked = run_alone(py, |cancel| walk::walk(&roots, &opts, cancel))?;
+    let walk = |cancel: &_| walk::walk(&roots, &opts, cancel);
+    let walked = watched(py, |signals| threads::run_watched_alone(walk, signals))?;
     Ok(walked.map_err(PyValueError::new_err)?.into_rows())
 }
 
@@ -111,16 +110,12 @@ impl StreamCounter {
 
     /// Feeds the next bytes; False once the stream has been refused (the rest is not needed).
     fn feed(&mut self, py: Python<'_>, data: &[u8]) -> PyResult<bool> {
-        // Chunks ready together are counted on the default pool (never Rayon's global one,
-        // which a forked child could not use).
-        let pool = threads::pool(None)?;
-        Ok(run_detached(py, || pool.install(|| self.0.feed(data)))??)
+        Ok(on_default_pool(py, || self.0.feed(data))??)
     }
 
     /// Ends the stream: (status, tokens, bytes, message) as `count_files` gives them.
     fn finish(&mut self, py: Python<'_>) -> PyResult<Row> {
-        let pool = threads::pool(None)?;
-        let result = run_detached(py, || pool.install(|| self.0.finish()))??;
+        let result = on_default_pool(py, || self.0.finish())??;
         Ok(files::row(result.map_err(FileError::from)))
     }
 
@@ -129,4 +124,11 @@ impl StreamCounter {
     fn bytes_fed(&self) -> u64 {
         self.0.bytes_fed()
     }
+}
+
+/// Runs `f` with the GIL released on the default pool, where chunks ready together are counted
+/// (never Rayon's global pool, which a forked child could not use).
+fn on_default_pool<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    let pool = threads::pool(None)?;
+    run_detached(py, || pool.install(f))
 }

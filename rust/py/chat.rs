@@ -23,17 +23,12 @@ struct Value<'py> {
 impl<'py> Value<'py> {
     #[inline]
     fn new(obj: Bound<'py, PyAny>) -> Self {
-        // Exact types first: messages are plain dicts of plain strs.
-        let kind = if obj.is_exact_instance_of::<PyDict>() {
-            Kind::Map
-        } else if obj.is_exact_instance_of::<PyString>() {
-            Kind::Str
-        } else if obj.is_none() {
-            Kind::Null
-        } else if obj.is_instance_of::<PyString>() {
+        let kind = if obj.is_instance_of::<PyString>() {
             Kind::Str
         } else if obj.is_instance_of::<PyDict>() {
             Kind::Map
+        } else if obj.is_none() {
+            Kind::Null
         } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
             Kind::List
         } else {
@@ -69,27 +64,6 @@ impl<'py> ChatValue for Value<'py> {
         Ok(value.map(Value::new))
     }
 
-    #[inline]
-    fn with_str<R>(
-        &self,
-        field: Field,
-        f: impl FnOnce(&str) -> R,
-    ) -> PyResult<Option<Result<R, Self>>> {
-        let Some(value) = self.dict()?.get_item(key(self.obj.py(), field))? else {
-            return Ok(None);
-        };
-        if let Ok(s) = value.cast_exact::<PyString>() {
-            if let Ok(t) = s.to_str() {
-                return Ok(Some(Ok(f(t))));
-            }
-        }
-        let value = Value::new(value);
-        Ok(Some(match value.kind {
-            Kind::Str => Ok(f(&value.text()?)),
-            _ => Err(value),
-        }))
-    }
-
     fn items(&self) -> PyResult<Vec<Self>> {
         self.obj.try_iter()?.map(|o| o.map(Value::new)).collect()
     }
@@ -105,15 +79,7 @@ impl<'py> ChatValue for Value<'py> {
             .try_for_each(|(k, v)| f(Value::new(k), Value::new(v)))
     }
 
-    #[inline]
     fn text(&self) -> PyResult<Cow<'_, str>> {
-        if self.kind == Kind::Str {
-            // SAFETY: `kind` is Str only for strs (see `new`).
-            let s = unsafe { self.obj.cast_unchecked::<PyString>() };
-            if let Ok(t) = s.to_str() {
-                return Ok(Cow::Borrowed(t));
-            }
-        }
         text_of(&self.obj) // lone surrogates mended, or the TypeError
     }
 }
@@ -131,15 +97,7 @@ fn key(py: Python<'_>, field: Field) -> &Bound<'_, PyString> {
 
 /// The messages of a sequence, as policy values.
 fn messages_of<'py>(messages: &Bound<'py, PyAny>) -> PyResult<Vec<Value<'py>>> {
-    if messages.is_instance_of::<PyString>() {
-        return items_of(messages).map(|_| Vec::new()); // its error: a str is no list
-    }
-    if let Ok(list) = messages.cast::<PyList>() {
-        let mut values = Vec::with_capacity(list.len());
-        values.extend(list.iter().map(Value::new));
-        return Ok(values);
-    }
-    messages.try_iter()?.map(|m| m.map(Value::new)).collect()
+    Ok(items_of(messages)?.into_iter().map(Value::new).collect())
 }
 
 /// What counts a text: an encoding (ordinary text), or a Python callable `str -> int`.

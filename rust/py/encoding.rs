@@ -1,32 +1,23 @@
 //! `CoreEncoding`: the Rust side of `devsynth.tokens.Encoding`.
 
+use std::collections::HashSet;
+
 use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList};
+use pyo3::IntoPyObjectExt;
 
 use super::batch::encode_lists;
 use super::ints::token_list;
-use super::{count_of, items_of, par_map, run_detached, text_of, texts_of, ThreadCount};
-use crate::encoding::{EncodeError, Encoding, FlatTokens, SpecialSet};
+use super::{count_of, par_map, run_detached, text_of, ThreadCount};
+use crate::encoding::{EncodeError, Encoding, FlatTokens, Specials};
 use crate::handle::EncodingHandle;
 use crate::threads;
 use crate::vocab::Rank;
 
-/// Strings to look for in text (allowed special tokens, or strings to refuse), prepared once.
-#[pyclass(module = "devsynth._core", frozen)]
-pub struct SpecialTokenSet {
-    pub(crate) inner: SpecialSet,
-}
-
-#[pymethods]
-impl SpecialTokenSet {
-    fn __len__(&self) -> usize {
-        self.inner.len()
-    }
-}
-
-/// Token lists laid end to end, as two bytearrays (see `encode_ordinary_batch_flat`).
-type FlatArrays<'py> = (Bound<'py, PyByteArray>, Bound<'py, PyByteArray>);
+/// A call's special-token rules, prepared once (see `CoreEncoding.prepare_specials`).
+#[pyclass(module = "devsynth._core", frozen, name = "Specials")]
+pub struct PySpecials(pub(crate) Specials);
 
 /// The Rust side of `devsynth.tokens.Encoding`.
 #[pyclass(module = "devsynth._core", frozen)]
@@ -42,67 +33,22 @@ impl CoreEncoding {
         self.0.clone()
     }
 
-    /// `encode` with a call's special-token sets, as a function of one text.
-    fn encoder<'a>(
-        &'a self,
-        allowed: &'a SpecialTokenSet,
-        disallowed: Option<&'a SpecialTokenSet>,
-    ) -> impl Fn(&str) -> Result<Vec<Rank>, EncodeError> + Send + Sync + 'a {
-        let (enc, disallowed) = (self.enc(), disallowed.map(|d| &d.inner));
-        move |t| enc.encode_checked(t, &allowed.inner, disallowed)
-    }
-
-    /// `count` with a call's special-token sets, as a function of one text.
-    pub(crate) fn counter<'a>(
-        &'a self,
-        allowed: &'a SpecialTokenSet,
-        disallowed: Option<&'a SpecialTokenSet>,
-    ) -> impl Fn(&str) -> Result<usize, EncodeError> + Send + Sync + 'a {
-        let (enc, disallowed) = (self.enc(), disallowed.map(|d| &d.inner));
-        move |t| enc.count_checked(t, &allowed.inner, disallowed)
-    }
-
-    /// `f(encoding, text, parts)` for one text, with the GIL released: a long text is split
-    /// across `threads` (see `threads::in_parts`).
+    /// `f(encoding, text, specials, parts)` for one text, with the GIL released: split into
+    /// parts on `threads` as the specials allow (see `Specials::parts`).
     fn whole<T: Send>(
         &self,
         py: Python<'_>,
         text: &Bound<'_, PyAny>,
+        specials: &PySpecials,
         threads: Option<ThreadCount>,
-        f: impl FnOnce(&Encoding, &str, usize) -> Result<T, EncodeError> + Send,
+        f: impl Fn(&Encoding, &str, &Specials, usize) -> Result<T, EncodeError> + Sync,
     ) -> PyResult<T> {
-        let (text, enc) = (text_of(text)?, self.enc());
-        let len = text.len();
-        let parts = |parts| f(enc, &text, parts);
+        let (text, enc, threads) = (text_of(text)?, self.enc(), count_of(threads));
+        let parts = specials.0.parts(text.len(), threads);
+        let work = |parts| f(enc, &text, &specials.0, parts);
         Ok(run_detached(py, || {
-            threads::in_parts(len, count_of(threads), parts)
+            threads::in_parts(parts, threads, work)
         })???)
-    }
-
-    /// `encode` of each text, as a list of token lists.
-    fn encode_each<'py>(
-        &self,
-        py: Python<'py>,
-        texts: &Bound<'_, PyAny>,
-        threads: Option<ThreadCount>,
-        encode: impl Fn(&str) -> Result<Vec<Rank>, EncodeError> + Sync,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let items = items_of(texts)?;
-        encode_lists(py, self.enc(), threads, &texts_of(&items)?, encode)
-    }
-
-    /// `encode` of each text, laid end to end.
-    fn encode_flat<'py>(
-        &self,
-        py: Python<'py>,
-        texts: &Bound<'_, PyAny>,
-        threads: Option<ThreadCount>,
-        encode: impl Fn(&str) -> Result<Vec<Rank>, EncodeError> + Send + Sync,
-    ) -> PyResult<FlatArrays<'py>> {
-        let items = items_of(texts)?;
-        let flat = FlatTokens::from_results(par_map(py, threads, &texts_of(&items)?, encode)?)?;
-        let (ids, offsets) = flat.le_bytes();
-        Ok((PyByteArray::new(py, &ids), PyByteArray::new(py, &offsets)))
     }
 
     /// The bytes of a token, or a KeyError naming it.
@@ -152,203 +98,95 @@ impl CoreEncoding {
         Ok(CoreEncoding(handle))
     }
 
-    #[getter]
-    fn name(&self) -> &str {
-        &self.enc().name
+    /// (name, pattern, max_token_value, is_builtin, special tokens in their order).
+    #[allow(clippy::type_complexity)]
+    fn describe(&self) -> (&str, &str, Rank, bool, Vec<(String, Rank)>) {
+        let enc = self.enc();
+        let specials = enc.specials().to_vec();
+        (
+            &enc.name,
+            &enc.pattern,
+            enc.max_token_value(),
+            self.0.is_builtin(),
+            specials,
+        )
     }
 
-    #[getter]
-    fn pattern(&self) -> &str {
-        &self.enc().pattern
-    }
-
-    #[getter]
-    fn max_token_value(&self) -> Rank {
-        self.enc().max_token_value()
-    }
-
-    #[getter]
-    fn is_builtin(&self) -> bool {
-        self.0.is_builtin()
-    }
-
-    /// Number of ordinary (mergeable) tokens.
-    #[getter]
-    fn mergeable_count(&self) -> usize {
-        self.enc().vocab().len()
-    }
-
-    fn special_tokens(&self) -> Vec<(String, Rank)> {
-        self.enc().specials().to_vec()
-    }
-
-    /// Prepares a set of strings for `allowed`/`disallowed` arguments.
-    fn special_set(&self, strings: &Bound<'_, PyAny>) -> PyResult<SpecialTokenSet> {
-        let strings = strings.try_iter()?.map(|s| s?.extract());
-        let inner = self
-            .enc()
-            .special_set(strings.collect::<PyResult<Vec<String>>>()?);
-        Ok(SpecialTokenSet { inner })
-    }
-
-    #[pyo3(signature = (text, num_threads=None))]
-    fn encode_ordinary<'py>(
+    /// Prepares `allowed_special` and `disallowed_special` (None: "all") for calls.
+    fn prepare_specials(
         &self,
-        py: Python<'py>,
-        text: &Bound<'_, PyAny>,
-        num_threads: Option<ThreadCount>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let tokens = self.whole(py, text, num_threads, |enc, text, parts| {
-            enc.encode_ordinary_parallel(text, None, parts)
-        })?;
-        token_list(py, self.enc(), &tokens)
+        allowed: Option<HashSet<String>>,
+        disallowed: Option<HashSet<String>>,
+    ) -> PySpecials {
+        let list = |set: HashSet<String>| set.into_iter().collect();
+        PySpecials(
+            self.enc()
+                .prepare_specials(allowed.map(list), disallowed.map(list)),
+        )
     }
 
-    /// encode() with the defaults: no special token allowed, all of them refused.
-    #[pyo3(signature = (text, num_threads=None))]
-    fn encode_default<'py>(
-        &self,
-        py: Python<'py>,
-        text: &Bound<'_, PyAny>,
-        num_threads: Option<ThreadCount>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let tokens = self.whole(py, text, num_threads, |enc, text, parts| {
-            enc.encode_ordinary_parallel(text, Some(enc.all_specials()), parts)
-        })?;
-        token_list(py, self.enc(), &tokens)
-    }
-
-    /// encode_ordinary of each text, laid end to end: (ids as little-endian u32, offsets as
-    /// little-endian u64, one more than the texts), with no Python object per token.
-    #[pyo3(signature = (texts, num_threads=None))]
-    fn encode_ordinary_batch_flat<'py>(
-        &self,
-        py: Python<'py>,
-        texts: &Bound<'_, PyAny>,
-        num_threads: Option<ThreadCount>,
-    ) -> PyResult<FlatArrays<'py>> {
-        self.encode_flat(py, texts, num_threads, |t| self.enc().encode_ordinary(t))
-    }
-
-    /// encode of each text, laid end to end (see encode_ordinary_batch_flat).
-    #[pyo3(signature = (texts, allowed, disallowed=None, num_threads=None))]
-    fn encode_batch_flat<'py>(
-        &self,
-        py: Python<'py>,
-        texts: &Bound<'_, PyAny>,
-        allowed: &SpecialTokenSet,
-        disallowed: Option<&SpecialTokenSet>,
-        num_threads: Option<ThreadCount>,
-    ) -> PyResult<FlatArrays<'py>> {
-        self.encode_flat(py, texts, num_threads, self.encoder(allowed, disallowed))
-    }
-
-    #[pyo3(signature = (text, allowed, disallowed=None))]
+    /// The tokens of one text; with `num_threads`, a long text is split across that many
+    /// threads (see `Specials::parts`).
+    #[pyo3(signature = (text, specials, num_threads=None))]
     fn encode<'py>(
         &self,
         py: Python<'py>,
         text: &Bound<'_, PyAny>,
-        allowed: &SpecialTokenSet,
-        disallowed: Option<&SpecialTokenSet>,
+        specials: &PySpecials,
+        num_threads: Option<ThreadCount>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let text = text_of(text)?;
-        let tokens = run_detached(py, || self.encoder(allowed, disallowed)(&text))??;
+        let tokens = self.whole(py, text, specials, num_threads, Encoding::encode_with)?;
         token_list(py, self.enc(), &tokens)
     }
 
-    #[pyo3(signature = (text, num_threads=None))]
-    fn count_ordinary(
-        &self,
-        py: Python<'_>,
-        text: &Bound<'_, PyAny>,
-        num_threads: Option<ThreadCount>,
-    ) -> PyResult<usize> {
-        self.whole(py, text, num_threads, |enc, text, parts| {
-            enc.count_ordinary_parallel(text, None, parts)
-        })
-    }
-
-    #[pyo3(signature = (text, num_threads=None))]
-    fn count_default(
-        &self,
-        py: Python<'_>,
-        text: &Bound<'_, PyAny>,
-        num_threads: Option<ThreadCount>,
-    ) -> PyResult<usize> {
-        self.whole(py, text, num_threads, |enc, text, parts| {
-            enc.count_ordinary_parallel(text, Some(enc.all_specials()), parts)
-        })
-    }
-
-    #[pyo3(signature = (text, allowed, disallowed=None))]
+    /// The number of tokens `encode` gives.
+    #[pyo3(signature = (text, specials, num_threads=None))]
     fn count(
         &self,
         py: Python<'_>,
         text: &Bound<'_, PyAny>,
-        allowed: &SpecialTokenSet,
-        disallowed: Option<&SpecialTokenSet>,
-    ) -> PyResult<usize> {
-        let text = text_of(text)?;
-        Ok(run_detached(py, || {
-            self.counter(allowed, disallowed)(&text)
-        })??)
-    }
-
-    #[pyo3(signature = (texts, num_threads=None))]
-    fn encode_ordinary_batch<'py>(
-        &self,
-        py: Python<'py>,
-        texts: &Bound<'_, PyAny>,
+        specials: &PySpecials,
         num_threads: Option<ThreadCount>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        self.encode_each(py, texts, num_threads, |t| self.enc().encode_ordinary(t))
+    ) -> PyResult<usize> {
+        self.whole(py, text, specials, num_threads, Encoding::count_with)
     }
 
-    #[pyo3(signature = (texts, allowed, disallowed=None, num_threads=None))]
+    /// `encode` of each text on Rust threads: a list of token lists, or with `flat` the lists
+    /// laid end to end as two bytearrays (ids as little-endian u32, offsets as little-endian
+    /// u64, one more than the texts), with no Python object per token.
+    #[pyo3(signature = (texts, specials, num_threads=None, flat=false))]
     fn encode_batch<'py>(
         &self,
         py: Python<'py>,
         texts: &Bound<'_, PyAny>,
-        allowed: &SpecialTokenSet,
-        disallowed: Option<&SpecialTokenSet>,
+        specials: &PySpecials,
         num_threads: Option<ThreadCount>,
-    ) -> PyResult<Bound<'py, PyList>> {
-        self.encode_each(py, texts, num_threads, self.encoder(allowed, disallowed))
+        flat: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let enc = self.enc();
+        let encode = |t: &str| enc.encode_with(t, &specials.0, 1);
+        if !flat {
+            return Ok(encode_lists(py, enc, num_threads, texts, encode)?.into_any());
+        }
+        let flat = FlatTokens::from_results(par_map(py, num_threads, texts, encode)?)?;
+        let (ids, offsets) = flat.le_bytes();
+        (PyByteArray::new(py, &ids), PyByteArray::new(py, &offsets)).into_bound_py_any(py)
     }
 
-    #[pyo3(signature = (texts, allowed, disallowed=None, num_threads=None))]
+    /// `count` of each text, on Rust threads.
+    #[pyo3(signature = (texts, specials, num_threads=None))]
     fn count_batch(
         &self,
         py: Python<'_>,
         texts: &Bound<'_, PyAny>,
-        allowed: &SpecialTokenSet,
-        disallowed: Option<&SpecialTokenSet>,
+        specials: &PySpecials,
         num_threads: Option<ThreadCount>,
     ) -> PyResult<Vec<usize>> {
-        let items = items_of(texts)?;
-        let counts = par_map(
-            py,
-            num_threads,
-            &texts_of(&items)?,
-            self.counter(allowed, disallowed),
-        );
+        let enc = self.enc();
+        let counts = par_map(py, num_threads, texts, |t| {
+            enc.count_with(t, &specials.0, 1)
+        });
         Ok(counts?.into_iter().collect::<Result<_, _>>()?)
-    }
-
-    /// The first string of `strings` in `text`, or None: the disallowed-token check alone.
-    fn find_disallowed(
-        &self,
-        py: Python<'_>,
-        text: &Bound<'_, PyAny>,
-        strings: &SpecialTokenSet,
-    ) -> PyResult<Option<String>> {
-        let text = text_of(text)?;
-        let found = |t: &str| {
-            self.enc()
-                .find_disallowed(t, &strings.inner)
-                .map(str::to_owned)
-        };
-        run_detached(py, || found(&text))
     }
 
     fn decode_bytes<'py>(
@@ -358,14 +196,6 @@ impl CoreEncoding {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let bytes = run_detached(py, || self.enc().decode_bytes(&tokens))??;
         Ok(PyBytes::new(py, &bytes))
-    }
-
-    fn decode_single_token_bytes<'py>(
-        &self,
-        py: Python<'py>,
-        token: i64,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(PyBytes::new(py, self.token_bytes(token)?))
     }
 
     fn decode_tokens_bytes<'py>(
@@ -387,10 +217,6 @@ impl CoreEncoding {
 
     fn encode_single_piece(&self, py: Python<'_>, piece: &[u8]) -> PyResult<Vec<Rank>> {
         Ok(run_detached(py, || self.enc().encode_single_piece(piece))??)
-    }
-
-    fn is_special_token(&self, token: i64) -> bool {
-        Rank::try_from(token).is_ok_and(|r| self.enc().is_special_token(r))
     }
 
     fn token_byte_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {

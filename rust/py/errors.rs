@@ -19,12 +19,6 @@ pub(crate) fn internal_error() -> PyErr {
     PyRuntimeError::new_err("internal error in the devsynth core (a bug: please report it)")
 }
 
-impl From<InvalidToken> for PyErr {
-    fn from(e: InvalidToken) -> PyErr {
-        PyKeyError::new_err(format!("Invalid token for decoding: {}", e.0))
-    }
-}
-
 /// Work stopped by Ctrl-C, a failed callback or its own error gives that error; a panic (a
 /// bug) gives a RuntimeError, never an abort or a PanicException.
 impl From<Stopped<PyErr>> for PyErr {
@@ -72,6 +66,7 @@ exceptions! {
         NumpyError::NotStr(_) => PyTypeError,
         NumpyError::Layout(_) => PyValueError,
     }
+    InvalidToken { _ => PyKeyError }
     BadDimensions { _ => PyValueError }
     BadOption { _ => PyValueError }
     Finished { _ => PyValueError }

@@ -128,23 +128,17 @@ pub(crate) fn run_parallel<T: Send>(
     watched(py, |signals| threads::run_watched(&pool, work, signals))
 }
 
-/// Runs one sequential task on a thread of its own, watched (see `watched`).
-pub(crate) fn run_alone<T: Send>(
-    py: Python<'_>,
-    work: impl FnOnce(&Cancel) -> T + Send,
-) -> PyResult<T> {
-    watched(py, |signals| threads::run_watched_alone(work, signals))
-}
-
-/// Maps `f` over texts on Rust threads, keeping order; Ctrl-C stops it between texts.
+/// Maps `f` over a list of str on Rust threads, keeping order; Ctrl-C stops it between texts.
 pub(crate) fn par_map<T: Send>(
     py: Python<'_>,
     threads: Option<ThreadCount>,
-    texts: &[Cow<'_, str>],
+    texts: &Bound<'_, PyAny>,
     f: impl Fn(&str) -> T + Sync + Send,
 ) -> PyResult<Vec<T>> {
+    let items = items_of(texts)?;
+    let texts = texts_of(&items)?;
     watched(py, |signals| {
-        threads::map_watched(count_of(threads), texts, |t| f(t), signals)
+        threads::map_watched(count_of(threads), &texts, |t| f(t), signals)
     })
 }
 
@@ -160,18 +154,11 @@ pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
 #[pyo3(name = "_core")]
 pub fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<encoding::CoreEncoding>()?;
-    m.add_class::<encoding::SpecialTokenSet>()?;
-    m.add_function(wrap_pyfunction!(embed::hash_embedding, m)?)?;
+    m.add_class::<encoding::PySpecials>()?;
     m.add_function(wrap_pyfunction!(embed::hash_embeddings, m)?)?;
     chat::register(m)?;
     bulk::register(m)?;
-    m.add(
-        "BUILTIN_ENCODINGS",
-        builtin::NAMES
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>(),
-    )?;
+    m.add("BUILTIN_ENCODINGS", builtin::NAMES.to_vec())?;
     m.add("MAX_THREADS", threads::MAX_THREADS)?;
     m.add("MAX_DIMENSIONS", crate::embed::MAX_DIMENSIONS)?;
     m.add("RANK_FILES", builtin::RANK_FILES.to_vec())?;

@@ -18,7 +18,7 @@ DEFAULT_DIMENSIONS = 256
 
 def hash_embedding(text: str, dimensions: int = DEFAULT_DIMENSIONS) -> list[float]:
     """The unit-length embedding of ``text`` (all zeros when it has no words)."""
-    return _core.hash_embedding(text, dimensions)
+    return _core.hash_embeddings([text], dimensions, 1)[0]
 
 
 def hash_embeddings(

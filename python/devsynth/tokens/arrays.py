@@ -56,8 +56,7 @@ def _is_ndarray(obj: object) -> bool:
 def count_column(
     core: _core.CoreEncoding,
     texts: Any,
-    allowed: _core.SpecialTokenSet,
-    disallowed: _core.SpecialTokenSet | None,
+    specials: _core.Specials,
     num_threads: int | None,
 ) -> npt.NDArray[np.int64]:
     """Token counts of each string of a NumPy or Arrow column (see the module docstring)."""
@@ -73,17 +72,17 @@ def count_column(
             flat = np.ascontiguousarray(arr.reshape(-1))
             if not flat.dtype.isnative:
                 flat = flat.astype(flat.dtype.newbyteorder("="))
-            raw = _core.count_numpy_str(core, flat, allowed, disallowed, num_threads)
+            raw = _core.count_column(core, flat, "numpy", specials, num_threads)
         elif kind in ("O", "T"):
             flat = arr.reshape(-1)
             if kind == "T":
                 flat = flat.astype(object)
-            raw = _core.count_objects(core, flat, allowed, disallowed, num_threads)
+            raw = _core.count_column(core, flat, "objects", specials, num_threads)
         else:
             raise TypeError(
                 f"expected a NumPy array of str (dtype U, T or object), got dtype {arr.dtype}"
             )
         counts: npt.NDArray[np.int64] = np.frombuffer(raw, dtype=np.int64).reshape(shape)
         return counts
-    raw = _core.count_arrow(core, texts, allowed, disallowed, num_threads)
+    raw = _core.count_column(core, texts, "arrow", specials, num_threads)
     return np.frombuffer(raw, dtype=np.int64)

@@ -4,7 +4,7 @@ builds the token list."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from devsynth import _core
@@ -62,22 +62,22 @@ class Encoding:
 
     def _setup(self, core: _core.CoreEncoding) -> None:
         self._core = core
-        self.name = core.name
-        self._pat_str = core.pattern
-        self._special_tokens: dict[str, int] = dict(core.special_tokens())
+        self.name, self._pat_str, self.max_token_value, self._is_builtin, specials = core.describe()
+        self._special_tokens: dict[str, int] = dict(specials)
         self.special_tokens_set: frozenset[str] = frozenset(self._special_tokens)
         self._special_token_values = frozenset(self._special_tokens.values())
-        self.max_token_value: int = core.max_token_value
-        self._sets: dict[frozenset[str], _core.SpecialTokenSet] = {}
+        self._sets: dict[tuple[frozenset[str] | None, ...], _core.Specials] = {}
         self._sets_lock = threading.Lock()
-        self._no_specials = self._prepared(_EMPTY)
+        # encode_ordinary's rules (nothing allowed or refused), and encode's defaults.
+        self._ordinary = self._specials(_EMPTY, _EMPTY)
+        self._default = self._specials(_EMPTY, "all")
 
     def __repr__(self) -> str:
         return f"<Encoding {self.name!r}>"
 
     # Pickled by name when built in (cheap: the receiver looks it up), else by value.
     def __reduce__(self) -> tuple[Any, ...]:
-        if self._core.is_builtin:
+        if self._is_builtin:
             from devsynth.tokens.registry import get_encoding
 
             return (get_encoding, (self.name,))
@@ -110,33 +110,21 @@ class Encoding:
 
     # ------------------------------------------------------------------ special-token sets
 
-    def _prepared(self, strings: Iterable[str]) -> _core.SpecialTokenSet:
-        key = strings if isinstance(strings, frozenset) else frozenset(strings)
+    def _specials(
+        self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial
+    ) -> _core.Specials:
+        """The core's rules for a call's special-token arguments, prepared once per pair."""
+        _check_special_arg("allowed_special", allowed_special)
+        _check_special_arg("disallowed_special", disallowed_special)
+        key = (_set_key(allowed_special), _set_key(disallowed_special))
         prepared = self._sets.get(key)
         if prepared is None:
-            prepared = self._core.special_set(key)
+            prepared = self._core.prepare_specials(*key)
             with self._sets_lock:
                 if len(self._sets) >= _SET_CACHE_LIMIT:
                     self._sets.clear()
                 self._sets[key] = prepared
         return prepared
-
-    def _special_args(
-        self, allowed_special: AllowedSpecial, disallowed_special: DisallowedSpecial
-    ) -> tuple[_core.SpecialTokenSet, _core.SpecialTokenSet | None]:
-        _check_special_arg("allowed_special", allowed_special)
-        _check_special_arg("disallowed_special", disallowed_special)
-        allowed: Collection[str] = (
-            self.special_tokens_set if allowed_special == "all" else allowed_special
-        )
-        if disallowed_special == "all":
-            disallowed: Collection[str] = self.special_tokens_set - frozenset(allowed)
-        else:
-            disallowed = disallowed_special
-        return (
-            self._prepared(allowed) if allowed else self._no_specials,
-            self._prepared(disallowed) if disallowed else None,
-        )
 
     # ------------------------------------------------------------------ encoding
 
@@ -144,7 +132,7 @@ class Encoding:
         """Tokens of ``text``, special tokens encoded as ordinary text. With ``num_threads``
         above 1, a large text is cut where a cut cannot change the tokens and its parts are
         encoded on that many Rust threads (the result is the same)."""
-        return self._core.encode_ordinary(text, num_threads)
+        return self._core.encode(text, self._ordinary, num_threads)
 
     def encode(
         self,
@@ -159,9 +147,9 @@ class Encoding:
         ``disallowed_special`` (encoded as ordinary text), as in tiktoken. ``num_threads``
         as in :meth:`encode_ordinary` (used when no special token is allowed)."""
         if disallowed_special == "all" and not allowed_special:
-            return self._core.encode_default(text, num_threads)
-        allowed, disallowed = self._special_args(allowed_special, disallowed_special)
-        return self._core.encode(text, allowed, disallowed)
+            return self._core.encode(text, self._default, num_threads)
+        specials = self._specials(allowed_special, disallowed_special)
+        return self._core.encode(text, specials, num_threads)
 
     def encode_to_numpy(
         self,
@@ -207,8 +195,8 @@ class Encoding:
         pyarrow ``LargeListArray`` of uint32. The flat forms create no Python object per
         token."""
         if _checked_output(output) == "list":
-            return self._core.encode_ordinary_batch(text, num_threads)
-        return _flat(self._core.encode_ordinary_batch_flat(text, num_threads), output)
+            return self._core.encode_batch(text, self._ordinary, num_threads)
+        return _flat(self._core.encode_batch(text, self._ordinary, num_threads, True), output)
 
     @overload
     def encode_batch(
@@ -251,10 +239,10 @@ class Encoding:
     ) -> Any:
         """``encode`` of each text, on Rust threads (all cores unless told); ``output`` as in
         :meth:`encode_ordinary_batch`."""
-        allowed, disallowed = self._special_args(allowed_special, disallowed_special)
+        specials = self._specials(allowed_special, disallowed_special)
         if _checked_output(output) == "list":
-            return self._core.encode_batch(text, allowed, disallowed, num_threads)
-        return _flat(self._core.encode_batch_flat(text, allowed, disallowed, num_threads), output)
+            return self._core.encode_batch(text, specials, num_threads)
+        return _flat(self._core.encode_batch(text, specials, num_threads, True), output)
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
         """The token of exactly this text (special tokens included); KeyError if none."""
@@ -280,14 +268,14 @@ class Encoding:
         """``len(encode(text, ...))`` without building the tokens; same errors as ``encode``,
         ``num_threads`` as in :meth:`encode_ordinary`."""
         if disallowed_special == "all" and not allowed_special:
-            return self._core.count_default(text, num_threads)
-        allowed, disallowed = self._special_args(allowed_special, disallowed_special)
-        return self._core.count(text, allowed, disallowed)
+            return self._core.count(text, self._default, num_threads)
+        specials = self._specials(allowed_special, disallowed_special)
+        return self._core.count(text, specials, num_threads)
 
     def count_ordinary(self, text: str, *, num_threads: int | None = None) -> int:
         """``len(encode_ordinary(text))`` without building the tokens; ``num_threads`` as in
         :meth:`encode_ordinary`."""
-        return self._core.count_ordinary(text, num_threads)
+        return self._core.count(text, self._ordinary, num_threads)
 
     @overload
     def count_batch(
@@ -318,10 +306,10 @@ class Encoding:
         """``count`` of each text, on Rust threads (all cores unless told). A NumPy str array or
         an Arrow string array (pyarrow Array or ChunkedArray, polars Series) is read in place
         and gives a NumPy int64 array, nulls counting 0 (see devsynth.tokens.arrays)."""
-        allowed, disallowed = self._special_args(allowed_special, disallowed_special)
+        specials = self._specials(allowed_special, disallowed_special)
         if is_column(texts):
-            return count_column(self._core, texts, allowed, disallowed, num_threads)
-        return self._core.count_batch(texts, allowed, disallowed, num_threads)  # type: ignore[arg-type]
+            return count_column(self._core, texts, specials, num_threads)
+        return self._core.count_batch(texts, specials, num_threads)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ decoding
 
@@ -335,7 +323,7 @@ class Encoding:
 
     def decode_single_token_bytes(self, token: int) -> bytes:
         """The bytes of one token (special tokens included); KeyError if none."""
-        return self._core.decode_single_token_bytes(token)
+        return self._core.decode_tokens_bytes([token])[0]
 
     def decode_tokens_bytes(self, tokens: Sequence[int]) -> list[bytes]:
         """The bytes of each token."""
@@ -395,6 +383,13 @@ class Encoding:
 
     def _stream_counter(self, **options: Any) -> _core.StreamCounter:
         return _core.StreamCounter(self._core, **options)
+
+
+def _set_key(value: AllowedSpecial) -> frozenset[str] | None:
+    """A special-token argument as the core takes it: None for "all", else a frozenset."""
+    if value == "all":
+        return None
+    return value if isinstance(value, frozenset) else frozenset(value)
 
 
 def _check_special_arg(name: str, value: object) -> None:

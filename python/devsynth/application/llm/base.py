@@ -40,7 +40,7 @@ from collections.abc import (
 from contextlib import aclosing
 from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Union
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Protocol, Union
 
 from devsynth.application.llm.secrets import mask_secrets
 from devsynth.domain.errors import TokenLimitExceededError, UnsupportedOperationError
@@ -63,7 +63,50 @@ if TYPE_CHECKING:
 StreamPart = Union[str, ThinkingDelta, ToolCallDelta, Completion]  # noqa: UP007 -- runtime on 3.10
 
 
-class TextStream:
+class _Received:
+    """What a stream has received so far, shared by :class:`TextStream` and its async twin:
+    the text and thinking seen, the hook's final Completion, and the whole result at the
+    end."""
+
+    def __init__(self, *, provider: str, model: str | None) -> None:
+        self._provider = provider
+        self._model = model
+        self._chunks: list[str] = []
+        self._thinking: list[str] = []
+        self._final: Completion | None = None
+        self._completion: Completion | None = None
+        self._done = False
+
+    def _take(self, part: StreamPart) -> StreamEvent | None:
+        """A hook's part as the event a caller sees (``None``: nothing to show)."""
+        event = _event(part, self._chunks, self._thinking)
+        if isinstance(part, Completion):
+            self._final = part
+        return event
+
+    def _finish(self) -> None:
+        self._done = True
+        self._completion = _final_completion(
+            self._final, "".join(self._chunks), self._provider, self._model
+        )
+
+    @property
+    def completion(self) -> Completion | None:
+        """The whole result once the stream is exhausted; ``None`` before, or if it failed."""
+        return self._completion
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return "".join(self._chunks)
+
+    @property
+    def thinking(self) -> str:
+        """The thinking received so far (reasoning models that show it)."""
+        return "".join(self._thinking)
+
+
+class TextStream(_Received):
     """A :class:`~devsynth.domain.llm.CompletionStream` over a hook's generator.
 
     Iterating gives the answer's text; :meth:`events` gives everything as it arrives
@@ -73,14 +116,8 @@ class TextStream:
     """
 
     def __init__(self, parts: Iterator[StreamPart], *, provider: str, model: str | None) -> None:
+        super().__init__(provider=provider, model=model)
         self._parts = parts
-        self._provider = provider
-        self._model = model
-        self._chunks: list[str] = []
-        self._thinking: list[str] = []
-        self._final: Completion | None = None
-        self._completion: Completion | None = None
-        self._done = False
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -106,33 +143,9 @@ class TextStream:
             except BaseException:
                 self._done = True
                 raise
-            event = _event(part, self._chunks, self._thinking)
-            if isinstance(part, Completion):
-                self._final = part
-            elif event is not None:
+            if (event := self._take(part)) is not None:
                 return event
         return None
-
-    def _finish(self) -> None:
-        self._done = True
-        self._completion = _final_completion(
-            self._final, "".join(self._chunks), self._provider, self._model
-        )
-
-    @property
-    def completion(self) -> Completion | None:
-        """The whole result once the stream is exhausted; ``None`` before, or if it failed."""
-        return self._completion
-
-    @property
-    def text(self) -> str:
-        """The text received so far."""
-        return "".join(self._chunks)
-
-    @property
-    def thinking(self) -> str:
-        """The thinking received so far (reasoning models that show it)."""
-        return "".join(self._thinking)
 
     def close(self) -> None:
         """Stop early; the backend's generator closes and frees its connection."""
@@ -153,20 +166,14 @@ class TextStream:
         self.close()
 
 
-class AsyncTextStream:
+class AsyncTextStream(_Received):
     """The async twin of :class:`TextStream`."""
 
     def __init__(
         self, parts: AsyncIterator[StreamPart], *, provider: str, model: str | None
     ) -> None:
+        super().__init__(provider=provider, model=model)
         self._parts = parts
-        self._provider = provider
-        self._model = model
-        self._chunks: list[str] = []
-        self._thinking: list[str] = []
-        self._final: Completion | None = None
-        self._completion: Completion | None = None
-        self._done = False
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self
@@ -187,32 +194,14 @@ class AsyncTextStream:
             try:
                 part = await self._parts.__anext__()
             except StopAsyncIteration:
-                self._done = True
-                self._completion = _final_completion(
-                    self._final, "".join(self._chunks), self._provider, self._model
-                )
+                self._finish()
                 break
             except BaseException:
                 self._done = True
                 raise
-            event = _event(part, self._chunks, self._thinking)
-            if isinstance(part, Completion):
-                self._final = part
-            elif event is not None:
+            if (event := self._take(part)) is not None:
                 return event
         return None
-
-    @property
-    def completion(self) -> Completion | None:
-        return self._completion
-
-    @property
-    def text(self) -> str:
-        return "".join(self._chunks)
-
-    @property
-    def thinking(self) -> str:
-        return "".join(self._thinking)
 
     async def aclose(self) -> None:
         self._done = True
@@ -290,7 +279,38 @@ def with_options(
     return {**(parameters or {}), **options}
 
 
-class BaseProvider:
+class _AsyncStreams(Protocol):
+    def astream(self, prompt: str, parameters: Parameters | None = None) -> AsyncTextStream: ...
+    def astream_with_context(
+        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
+    ) -> AsyncTextStream: ...
+
+
+class StreamGenerators:
+    """DevSynth's StreamingLLMProvider methods, over a provider's ``astream`` methods (mixed
+    into :class:`BaseProvider` and the fallback provider)."""
+
+    async def generate_stream(
+        self: _AsyncStreams, prompt: str, parameters: Parameters | None = None
+    ) -> AsyncGenerator[str, None]:
+        """Text chunks of :meth:`astream`, as an async generator."""
+        async with aclosing(self.astream(prompt, parameters)) as stream:
+            async for chunk in stream:
+                yield chunk
+
+    async def generate_with_context_stream(
+        self: _AsyncStreams,
+        prompt: str,
+        context: Sequence[Message],
+        parameters: Parameters | None = None,
+    ) -> AsyncGenerator[str, None]:
+        """Text chunks of :meth:`astream_with_context`, as an async generator."""
+        async with aclosing(self.astream_with_context(prompt, context, parameters)) as stream:
+            async for chunk in stream:
+                yield chunk
+
+
+class BaseProvider(StreamGenerators):
     """The provider API of :class:`~devsynth.domain.llm.LLMProvider`, on top of hooks.
 
     ``parameters`` are the configured ones (``model``, ``max_tokens``, ``temperature``,
@@ -650,24 +670,6 @@ class BaseProvider:
     async def aget_embedding(self, text: str) -> list[float]:
         params = await self._aresolve(self._params(None))
         return await self._aembed(text, params)
-
-    # -- DevSynth's StreamingLLMProvider ---------------------------------------------------
-
-    async def generate_stream(
-        self, prompt: str, parameters: Parameters | None = None
-    ) -> AsyncGenerator[str, None]:
-        """Text chunks of :meth:`astream`, as an async generator."""
-        async with aclosing(self.astream(prompt, parameters)) as stream:
-            async for chunk in stream:
-                yield chunk
-
-    async def generate_with_context_stream(
-        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
-    ) -> AsyncGenerator[str, None]:
-        """Text chunks of :meth:`astream_with_context`, as an async generator."""
-        async with aclosing(self.astream_with_context(prompt, context, parameters)) as stream:
-            async for chunk in stream:
-                yield chunk
 
     async def aclose(self) -> None:
         await self._aclose()

@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
-from contextlib import aclosing
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from devsynth.application.llm.base import AsyncTextStream, StreamPart, TextStream, with_options
+from devsynth.application.llm.base import (
+    AsyncTextStream,
+    StreamGenerators,
+    StreamPart,
+    TextStream,
+    with_options,
+)
 from devsynth.domain.errors import (
     ProviderConnectionError,
     ProviderError,
@@ -53,7 +58,7 @@ def _user(prompt: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": prompt}]
 
 
-class FallbackProvider:
+class FallbackProvider(StreamGenerators):
     """An :class:`~devsynth.domain.llm.LLMProvider` over several, tried in order."""
 
     name = "fallback"
@@ -282,20 +287,6 @@ class FallbackProvider:
             final = stream.completion or Completion(text="", provider=provider.name)
             yield self._answered(final, provider, skipped)
             return
-
-    async def generate_stream(
-        self, prompt: str, parameters: Parameters | None = None
-    ) -> AsyncGenerator[str, None]:
-        async with aclosing(self.astream(prompt, parameters)) as stream:
-            async for chunk in stream:
-                yield chunk
-
-    async def generate_with_context_stream(
-        self, prompt: str, context: Sequence[Message], parameters: Parameters | None = None
-    ) -> AsyncGenerator[str, None]:
-        async with aclosing(self.astream_with_context(prompt, context, parameters)) as stream:
-            async for chunk in stream:
-                yield chunk
 
     async def aget_embedding(self, text: str) -> list[float]:
         result, provider, _ = await self._afirst(
