@@ -10,6 +10,7 @@ __all__ = [
     "BUILTIN_ENCODINGS",
     "DEFAULT_BLOCK_BYTES",
     "DEFAULT_CHUNK_BYTES",
+    "DEFAULT_DIMENSIONS",
     "MAX_DIMENSIONS",
     "MAX_THREADS",
     "RANK_FILES",
@@ -30,6 +31,7 @@ __all__ = [
 BUILTIN_ENCODINGS: list[str]
 MAX_THREADS: int
 MAX_DIMENSIONS: int
+DEFAULT_DIMENSIONS: int
 RANK_FILES: list[tuple[str, str]]
 __version__: str
 
@@ -81,7 +83,7 @@ class CoreEncoding:
     def mergeable_ranks(self) -> dict[bytes, int]: ...
 
 def hash_embeddings(
-    texts: Sequence[str], dimensions: int = ..., num_threads: int | None = None
+    texts: Sequence[str], dimensions: int, num_threads: int | None = None
 ) -> list[list[float]]: ...
 
 # Chat (rust/py/chat.rs): a counter is an encoding, or a callable giving a text's token count.

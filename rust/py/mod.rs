@@ -161,6 +161,7 @@ pub fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BUILTIN_ENCODINGS", builtin::NAMES.to_vec())?;
     m.add("MAX_THREADS", threads::MAX_THREADS)?;
     m.add("MAX_DIMENSIONS", crate::embed::MAX_DIMENSIONS)?;
+    m.add("DEFAULT_DIMENSIONS", crate::embed::DEFAULT_DIMENSIONS)?;
     m.add("RANK_FILES", builtin::RANK_FILES.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from devsynth import _core
 
-DEFAULT_DIMENSIONS = 256
+DEFAULT_DIMENSIONS: int = _core.DEFAULT_DIMENSIONS
 
 
 def hash_embedding(text: str, dimensions: int = DEFAULT_DIMENSIONS) -> list[float]:

@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from devsynth.application.utils.token_tracker import TokenTracker
 
 DETERMINISTIC_MODEL = "offline-deterministic"
-HASH_DIMENSIONS = 256
 _SECTION = "offline_provider"
 _PATHS = ("model_path", "embedding_model_path")
 
@@ -241,9 +240,9 @@ class OfflineProvider(BaseProvider):
         if self.encoder is not None:
             vectors: list[list[float]] = self.encoder.embed(texts).tolist()
             return vectors
-        from devsynth.application.embeddings import hash_embeddings
+        from devsynth.application.embeddings import DEFAULT_DIMENSIONS, hash_embeddings
 
-        dimensions = int(self._parameters.get("embedding_dimensions") or HASH_DIMENSIONS)
+        dimensions = int(self._parameters.get("embedding_dimensions") or DEFAULT_DIMENSIONS)
         return hash_embeddings(list(texts), dimensions)
 
     async def aget_embeddings(self, texts: Sequence[str]) -> list[list[float]]:
