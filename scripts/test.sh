@@ -62,7 +62,7 @@ part "Python: format, lints, types"
 "$VENV/bin/ruff" format --check python tests benches scripts
 "$VENV/bin/ruff" check python tests benches scripts
 "$VENV/bin/mypy"
-"$VENV/bin/mypy" --strict scripts/smoke_wheel.py scripts/check_wheels.py
+"$VENV/bin/mypy" --strict scripts/smoke_wheel.py scripts/check_wheels.py scripts/musl_soname.py
 # The type stub of the extension against the extension built into the wheel.
 "$VENV/bin/python" -m mypy.stubtest devsynth._core
 
