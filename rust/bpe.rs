@@ -682,7 +682,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(1500))]
+        #![proptest_config(crate::test_cases::cases(1500))]
         #[test]
         fn every_path_equals_the_reference(piece in piece_strategy()) {
             for v in [cl100k(), o200k()] {

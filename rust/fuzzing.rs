@@ -22,9 +22,10 @@ fn encoding(pick: u8) -> &'static Encoding {
     builtin::get(name).expect("a built-in encoding")
 }
 
-/// fancy-regex running each family's pattern: built once (compiling takes far longer than a
-/// fuzz input).
-fn regex_engine(pattern: &str) -> &'static Pretokenizer {
+/// fancy-regex running each family's pattern: built once (compiling takes milliseconds, far
+/// longer than splitting a fuzz input or a property test's text; the unit tests that compare
+/// the scanners with the regex take it from here too).
+pub fn regex_engine(pattern: &str) -> &'static Pretokenizer {
     use std::sync::OnceLock;
     static ENGINES: [OnceLock<Pretokenizer>; 3] =
         [OnceLock::new(), OnceLock::new(), OnceLock::new()];

@@ -21,3 +21,7 @@ pub mod fuzzing;
 
 #[cfg(feature = "python")]
 pub mod py;
+
+/// The property tests' case counts, scaled down under emulation (scripts/test-aarch64.sh).
+#[cfg(test)]
+mod test_cases;

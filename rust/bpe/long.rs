@@ -453,7 +453,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
+        #![proptest_config(crate::test_cases::cases(300))]
         /// Fed in any parts, handing out tokens at every frontier: exactly the reference.
         #[test]
         fn fed_in_parts_equals_the_reference(

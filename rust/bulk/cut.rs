@@ -351,15 +351,15 @@ mod tests {
     /// as the regex engine itself splits them (not only the hand-written scanners).
     fn assert_cuts_keep_pieces(text: &str) {
         for (rule, pattern) in rule_and_patterns() {
-            for engine in [Pretokenizer::regex(pattern), Pretokenizer::new(pattern)] {
-                let engine = engine.unwrap();
-                let whole = pieces(&engine, text);
+            let scanner = Pretokenizer::new(pattern).unwrap();
+            for engine in [crate::fuzzing::regex_engine(pattern), &scanner] {
+                let whole = pieces(engine, text);
                 for p in 0..=text.len() {
                     if !rule.is_safe(text, p) {
                         continue;
                     }
-                    let mut parts = pieces(&engine, &text[..p]);
-                    parts.extend(pieces(&engine, &text[p..]));
+                    let mut parts = pieces(engine, &text[..p]);
+                    parts.extend(pieces(engine, &text[p..]));
                     assert_eq!(parts, whole, "pattern {pattern}, cut at {p} of {text:?}");
                 }
             }
@@ -370,9 +370,9 @@ mod tests {
     /// made one again, are the pieces of the whole (the regex engine's and the scanners').
     fn assert_joins_keep_pieces(text: &str) {
         for (rule, pattern) in rule_and_patterns() {
-            for engine in [Pretokenizer::regex(pattern), Pretokenizer::new(pattern)] {
-                let engine = engine.unwrap();
-                let whole = pieces(&engine, text);
+            let scanner = Pretokenizer::new(pattern).unwrap();
+            for engine in [crate::fuzzing::regex_engine(pattern), &scanner] {
+                let whole = pieces(engine, text);
                 let mut state = Scan::default();
                 let mut from = 0;
                 for (p, _) in text.char_indices().skip(1) {
@@ -381,13 +381,13 @@ mod tests {
                     if !rule.is_join(text, p) {
                         continue;
                     }
-                    let mut parts = pieces(&engine, &text[..p]);
+                    let mut parts = pieces(engine, &text[..p]);
                     let after = if state.lower {
                         format!("{LOWER_STAND_IN}{}", &text[p..])
                     } else {
                         text[p..].to_owned()
                     };
-                    let mut right = pieces(&engine, &after);
+                    let mut right = pieces(engine, &after);
                     if state.lower {
                         assert!(
                             right[0].starts_with(LOWER_STAND_IN),
@@ -492,7 +492,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(1500))]
+        #![proptest_config(crate::test_cases::cases(1500))]
         #[test]
         fn cuts_keep_the_regex_pieces(text in tricky_text(48)) {
             assert_cuts_keep_pieces(&text);
@@ -515,7 +515,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(400))]
+        #![proptest_config(crate::test_cases::cases(400))]
         #[test]
         fn joins_keep_the_regex_pieces(text in letter_runs(40)) {
             assert_joins_keep_pieces(&text);

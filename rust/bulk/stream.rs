@@ -705,7 +705,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(400))]
+        #![proptest_config(crate::test_cases::cases(400))]
         /// Any chunk size, any way of feeding, bad bytes anywhere: the count of the stream is
         /// the count of the whole text decoded with replacement characters.
         #[test]
