@@ -43,6 +43,37 @@ mod tests {
         assert_eq!(scaled(400, Some("1")), 400);
     }
 
+    /// A property test with its own count would run in full under qemu (an hour, once).
+    #[test]
+    fn every_property_test_takes_its_count_from_here() {
+        fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    visit(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    let mut lines = text.lines().map(str::trim);
+                    while let Some(line) = lines.next() {
+                        if line.starts_with("proptest! {") {
+                            let config = lines.next().unwrap_or("");
+                            if !config.starts_with("#![proptest_config(crate::test_cases::cases(") {
+                                found.push(format!("{}: {config}", path.display()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rust");
+        let mut found = Vec::new();
+        visit(&root, &mut found);
+        assert!(
+            found.is_empty(),
+            "proptest! blocks without cases(n): {found:#?}"
+        );
+    }
+
     #[test]
     fn nonsense_factors_are_refused() {
         for bad in ["", "fast", "0", "-0.5", "1.5", "NaN", "inf"] {

@@ -176,6 +176,7 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(crate::test_cases::cases(256))]
         #[test]
         fn masks_agree_on_mixed_chunks(chunk in prop::array::uniform16(any::<u8>())) {
             prop_assert_eq!(both::<LU_LT>(&chunk).0, both::<LU_LT>(&chunk).1);
