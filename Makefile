@@ -33,15 +33,16 @@ lint: dev
 	cargo fmt --check
 	cargo clippy --release --all-targets -- -D warnings
 	cargo clippy --release --features python -- -D warnings
-	$(BIN)/ruff format --check python tests benches
-	$(BIN)/ruff check python tests benches
+	$(BIN)/ruff format --check python tests benches scripts
+	$(BIN)/ruff check python tests benches scripts
 	$(BIN)/mypy
+	$(BIN)/mypy --strict scripts/smoke_wheel.py scripts/check_wheels.py scripts/musl_soname.py
 	$(BIN)/python -m mypy.stubtest devsynth._core
 
 format:
 	cargo fmt
-	$(BIN)/ruff format python tests benches
-	$(BIN)/ruff check --fix python tests benches
+	$(BIN)/ruff format python tests benches scripts
+	$(BIN)/ruff check --fix python tests benches scripts
 
 bench: $(BIN)/maturin
 	$(BIN)/maturin develop --release --extras dev
