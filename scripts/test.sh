@@ -36,17 +36,36 @@ fi
 # debug info.
 export CARGO_PROFILE_TEST_DEBUG="${CARGO_PROFILE_TEST_DEBUG:-line-tables-only}"
 
-# part NAME: ends this lane's current part (its time goes to $TIMES) and starts NAME.
+# cpu=CPU milliseconds (user and system) of this shell's children that have ended, as bash's
+# `times` reports them. Never call it as $(...): a subshell's count starts at zero.
+cpu=0
+read_cpu() {
+    local file="$CI_LOGS/.cpu.$BASHPID" line
+    times >"$file"
+    line=$(tail -n 1 "$file")
+    cpu=0
+    local re='^([0-9]+)m([0-9]+)\.([0-9]{3})s ([0-9]+)m([0-9]+)\.([0-9]{3})s$'
+    if [[ $line =~ $re ]]; then
+        local m=("${BASH_REMATCH[@]}")
+        cpu=$(((m[1] * 60 + 10#${m[2]}) * 1000 + 10#${m[3]} + (m[4] * 60 + 10#${m[5]}) * 1000 + 10#${m[6]}))
+    fi
+}
+
+# part NAME: ends this lane's current part (its times go to $TIMES) and starts NAME.
 current=""
 part() {
     end_part
     current=$1
     part_start=$SECONDS
+    read_cpu
+    part_cpu=$cpu
     echo "== $current"
 }
 end_part() {
     [ -n "$current" ] || return 0
-    printf '%5d s  %s%s\n' $((SECONDS - part_start)) "$current" "${1:-}" >>"$TIMES"
+    read_cpu
+    printf '%5d s %6d s  %s%s\n' $((SECONDS - part_start)) $(((cpu - part_cpu + 500) / 1000)) \
+        "$current" "${1:-}" >>"$TIMES"
     current=""
 }
 
@@ -54,14 +73,15 @@ run_start=$SECONDS
 started_lanes=()
 report() {
     local status=$? lane
-    echo "== time per part ($LANES lane(s) at once on $CPUS CPU(s); with two, a part's time is"\
-        "its wall-clock time while the other lane ran)"
+    echo "== time per part: wall-clock, then CPU (user and system, every process of the part);"\
+        "$LANES lane(s) at once on $CPUS CPU(s)"
     cat "$TIMES"
     for lane in "${started_lanes[@]}"; do
         echo "  ${lane#lane_}:"
         cat "$CI_LOGS/$lane.times" 2>/dev/null || true
     done
-    printf '%5d s  total\n' $((SECONDS - run_start))
+    read_cpu
+    printf '%5d s %6d s  total\n' $((SECONDS - run_start)) $(((cpu + 500) / 1000))
     [ "$status" = 0 ] || echo "!! CI failed: see the FAILED part above" >&2
 }
 trap report EXIT
