@@ -32,6 +32,10 @@ LANES="${CI_LANES:-$((CPUS >= 2 ? 2 : 1))}"
 if [ "$LANES" -gt 1 ] || [ "$CPUS" -lt 2 ]; then
     export WHEEL_JOBS="${WHEEL_JOBS:-1}"
 fi
+# Side by side, the builds (wheels, the sdist) yield the CPU to the tests beside them: some
+# tests time things (an import under 100 ms, a watcher stopping work soon).
+BUILDS=()
+[ "$LANES" -lt 2 ] || BUILDS=(nice -n 10)
 # Line tables are enough for a failing test's backtrace, and quicker to build than full
 # debug info.
 export CARGO_PROFILE_TEST_DEBUG="${CARGO_PROFILE_TEST_DEBUG:-line-tables-only}"
@@ -123,7 +127,7 @@ in_lane() {
 
 lane_wheels() {
     part "wheels: manylinux2014 and musllinux_1_2 for x86_64 and aarch64, and the sdist"
-    bash scripts/build-wheels.sh
+    "${BUILDS[@]}" bash scripts/build-wheels.sh
 }
 
 lane_rust() {
@@ -182,7 +186,7 @@ EOF
 
 lane_wheel_checks() {
     part "wheel checks: auditwheel tags, contents, CPython 3.10-3.13, the sdist from source"
-    bash scripts/check-wheels.sh
+    "${BUILDS[@]}" bash scripts/check-wheels.sh
 }
 
 part "tools: tmux and Chromium, rustup targets"
