@@ -2,8 +2,10 @@
 # The Rust unit tests, built for aarch64-unknown-linux-gnu and run under qemu-user: the code
 # the aarch64 wheels ship, the portable twins of the x86-64-only paths included: the merge
 # scan without AVX2 (merge_small_sized: bpe::tests::every_path_equals_the_reference,
-# long_runs_merge_like_the_reference, and every encode) and the prefetch as AArch64's prfm
-# (vocab::tests::prefetching_changes_no_lookup, and every encode).
+# long_runs_merge_like_the_reference, and every encode), the prefetch as AArch64's prfm
+# (vocab::tests::prepared_lookups_equal_plain_ones, the piece cache's tests, every encode) and
+# the ASCII class masks without SSE2 (portable_mask: pretokenize's fast-path property tests
+# against the regex).
 # Installs what it needs: Debian's qemu-user and the aarch64 cross linker and C library (apt),
 # and the rustup target.
 #
