@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
 # The Rust unit tests, built for aarch64-unknown-linux-gnu and run under qemu-user: the code
-# the aarch64 wheels ship, the portable twins of the x86-64-only paths included: the merge
-# scan without AVX2 (merge_small_sized: bpe::tests::every_path_equals_the_reference,
-# long_runs_merge_like_the_reference, and every encode), the prefetch as AArch64's prfm
-# (vocab::tests::prepared_lookups_equal_plain_ones, the piece cache's tests, every encode) and
-# the ASCII class masks without SSE2 (portable_mask: pretokenize's fast-path property tests
-# against the regex).
+# the aarch64 wheels ship, the portable twins of the x86-64-only paths included (TWIN_TESTS
+# below names the tests that run each twin; the run fails if one of them did not run and pass).
 # Installs what it needs: Debian's qemu-user and the aarch64 cross linker and C library (apt),
 # and the rustup target.
 #
@@ -36,4 +32,36 @@ export CARGO_PROFILE_TEST_DEBUG=0
 export DEVSYNTH_PROPTEST_SCALE="${DEVSYNTH_PROPTEST_SCALE:-0.25}"
 echo "== cargo test --target $TARGET (under $(qemu-aarch64 --version | head -n 1);" \
     "property tests at ${DEVSYNTH_PROPTEST_SCALE} of their cases)"
-cargo test --target "$TARGET" "$@"
+
+# The tests that run the portable twins of the x86-64-only paths (every encode runs them too):
+TWIN_TESTS=(
+    # the merge scan without AVX2 (merge_small_sized)
+    bpe::tests::every_path_equals_the_reference
+    bpe::tests::long_runs_merge_like_the_reference
+    # the prefetch as AArch64's prfm (vocab's prepared lookups, the piece cache's batches)
+    vocab::tests::prepared_lookups_equal_plain_ones
+    encoding::tests::the_piece_cache_changes_no_token
+    # the ASCII class masks without SSE2 (ascii16::portable_mask, portable_newlines): the
+    # masks against the standard library's ASCII classes, and the fast paths built on them
+    # against the regex
+    pretokenize::ascii16::tests::portable_masks_equal_the_ascii_classes
+    pretokenize::tests::ascii_fast_paths_split_like_the_regex
+    pretokenize::tests::scanners_split_like_the_regex
+    pretokenize::tests::known_examples_split_like_the_regex
+)
+LOG="target/aarch64-test.log"
+mkdir -p target
+cargo test --target "$TARGET" "$@" 2>&1 | tee "$LOG"
+# With a filter given, only what it picked ran: nothing to check then.
+if [ $# -eq 0 ]; then
+    missing=0
+    for t in "${TWIN_TESTS[@]}"; do
+        if ! grep -qxF "test $t ... ok" "$LOG"; then
+            echo "!! $t did not run and pass under qemu (a twin's test renamed or lost?)" >&2
+            missing=1
+        fi
+    done
+    [ "$missing" = 0 ] || exit 1
+    echo "== aarch64: $(grep -cE '^test .* \.\.\. ok$' "$LOG") tests passed under qemu," \
+        "the ${#TWIN_TESTS[@]} tests of the portable twins among them"
+fi
