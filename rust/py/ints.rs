@@ -7,7 +7,10 @@
 //! wrote to a cache line per token, scattered over 6 MB of ints). Lists that drop them count
 //! down from `HELD`, which no process comes near, so the ints are never freed (as before:
 //! they live as long as the process). From CPython 3.12 the interpreter may deem such a count
-//! immortal (PEP 683), which means the same: never freed.
+//! immortal (PEP 683), which means the same: never freed. CPython's small ints (0 to 256) are
+//! one object each, shared with everything else (and with the other encodings' tables): those
+//! are never given held references (four tables' would overflow the count), and a list counts
+//! a reference to them as usual.
 
 use std::os::raw::c_ulong;
 use std::ptr::null_mut;
@@ -26,6 +29,9 @@ use crate::vocab::Rank;
 /// process could ever drop counts it down to zero.
 const HELD: ffi::Py_ssize_t = 1 << 62;
 
+/// Tag, in a slot's lowest bit, of an int shared with the rest of the interpreter.
+const SHARED: usize = 1;
+
 /// One slot per token id, filled on first use (zeroed memory costs nothing until then).
 /// Lives as long as the process, like the built-in encodings themselves.
 struct TokenInts {
@@ -39,32 +45,65 @@ impl TokenInts {
         }
     }
 
-    /// The int of `token`: one of its `HELD` references, the caller's to keep.
+    /// The int of `token`, with a reference the caller keeps: one of its `HELD` ones, or a
+    /// new one for a shared int.
+    #[inline(always)]
     fn get(&self, py: Python<'_>, token: Rank) -> PyResult<*mut ffi::PyObject> {
-        let slot = &self.slots[token as usize];
-        let existing = slot.load(Ordering::Acquire);
-        if !existing.is_null() {
-            return Ok(existing);
+        let existing = self.slots[token as usize].load(Ordering::Acquire);
+        if existing.is_null() {
+            return self.make(py, token);
         }
+        // SAFETY: a slot's int lives as long as the process; the GIL is held.
+        Ok(unsafe { take(existing) })
+    }
+
+    #[cold]
+    fn make(&self, py: Python<'_>, token: Rank) -> PyResult<*mut ffi::PyObject> {
         // SAFETY: attached to the interpreter (`py`); a null result means an exception is set.
         let made = unsafe { ffi::PyLong_FromUnsignedLong(token as c_ulong) };
         if made.is_null() {
             return Err(PyErr::fetch(py));
         }
-        // SAFETY: `made` is a live int of ours, not yet shared, and the GIL is held.
-        unsafe { (*made).ob_refcnt += HELD - 1 };
-        match slot.compare_exchange(null_mut(), made, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => Ok(made),
+        // SAFETY: `made` is live and the GIL is held. A count of one means no one else has it:
+        // it takes the held references; any other int is shared, and keeps the one reference.
+        let fresh = unsafe { (*made).ob_refcnt == 1 };
+        let tagged = if fresh {
+            unsafe { (*made).ob_refcnt += HELD - 1 };
+            made
+        } else {
+            (made as usize | SHARED) as *mut ffi::PyObject
+        };
+        let slot = &self.slots[token as usize];
+        match slot.compare_exchange(null_mut(), tagged, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: as in `get`.
+            Ok(_) => Ok(unsafe { take(tagged) }),
             Err(winner) => {
-                // SAFETY: `made` is our own, never shared: back to one reference, then none.
+                // SAFETY: `made` was ours to give back: its held references, then ours.
                 unsafe {
-                    (*made).ob_refcnt -= HELD - 1;
+                    if fresh {
+                        (*made).ob_refcnt -= HELD - 1;
+                    }
                     ffi::Py_DecRef(made);
+                    Ok(take(winner))
                 }
-                Ok(winner)
             }
         }
     }
+}
+
+/// The int of a slot with a reference for the caller: a shared int is counted inline, as the
+/// stable ABI's own `Py_INCREF` of CPython 3.10 does (every later CPython keeps such
+/// extensions working, immortal small ints included: PEP 683).
+///
+/// # Safety
+/// `slot` must be a filled slot's value, and the GIL held.
+#[inline(always)]
+unsafe fn take(slot: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    let obj = (slot as usize & !SHARED) as *mut ffi::PyObject;
+    if slot as usize & SHARED != 0 {
+        (*obj).ob_refcnt += 1;
+    }
+    obj
 }
 
 fn cache_for(enc: &Encoding) -> Option<&'static TokenInts> {
@@ -88,9 +127,9 @@ pub(crate) fn token_list<'py>(
         return PyList::new(py, tokens);
     };
     // SAFETY: PyList_New gives a new list of `len` empty slots (or null with an exception
-    // set); each slot is filled exactly once with one of the int's held references, which
-    // the list then owns (PyList_SetItem steals it; a direct store into the checked item
-    // array does the same).
+    // set); each slot is filled exactly once with a reference from `get`, which the list
+    // then owns (PyList_SetItem steals it; a direct store into the checked item array does
+    // the same).
     unsafe {
         let list = ffi::PyList_New(tokens.len() as ffi::Py_ssize_t);
         let list = Bound::from_owned_ptr_or_err(py, list)?;

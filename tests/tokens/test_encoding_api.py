@@ -249,3 +249,37 @@ def test_token_lists_share_ints_that_outlive_every_list() -> None:
     assert all(a is b for a, b in zip(first, again, strict=True))
     assert all(sys.getrefcount(t) > 2**31 for t in first if t > 256)
     assert [int(str(t)) for t in first] == first
+
+
+SMALL_INTS_PROBE = """
+import sys
+from devsynth import tokens
+text = "!\\"#$%&'()*+,-./0123456789:;<=>?@[]^_`{|}~ " * 50
+def counts_are_plain(toks):
+    # From 3.12 small ints are immortal, with a count of the interpreter's own.
+    return sys.version_info >= (3, 12) or all(
+        0 < sys.getrefcount(t) < 2**40 for t in toks if t <= 256
+    )
+kept = []
+for name in ("o200k_base", "cl100k_base", "p50k_base", "r50k_base"):
+    enc = tokens.get_encoding(name)
+    for _ in range(200):
+        toks = enc.encode_ordinary(text)
+    assert any(t <= 256 for t in toks), name
+    assert counts_are_plain(toks), name
+    kept.append((enc, toks))
+for enc, toks in kept:
+    assert enc.decode(toks) == text
+print("ok")
+"""
+
+
+def test_small_ints_are_counted_not_held_by_every_encoding() -> None:
+    # Ids 0 to 256 are CPython's shared small ints: an encoding's table must not give them
+    # held references (four tables' worth overflowed their counts, and CPython 3.10 freed
+    # them). A fresh interpreter, so that the first table is this test's own.
+    proc = subprocess.run(
+        [sys.executable, "-c", SMALL_INTS_PROBE], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
