@@ -124,8 +124,9 @@ impl Pretokenizer {
 }
 
 /// Most pieces [`Pretokenizer::for_each_batch`] hands over at once: enough loads in flight to
-/// cover a trip to memory, few enough that the batch stays in registers and L1.
-pub const BATCH: usize = 32;
+/// cover a trip to memory, few enough that the batch stays in L1 (64 spans and probes: 3 KiB).
+/// Against 32: o200k multilingual 9.4 -> 8.8 ms per MB, code 6.5 -> 6.0, English unchanged.
+pub const BATCH: usize = 64;
 
 /// The scanning loop, one copy per pattern (so `next` inlines), a batch at a time.
 #[inline(always)]
