@@ -97,6 +97,7 @@ mod cache {
     use std::cell::RefCell;
 
     use super::{merge_small, MissingByte, Rank};
+    use crate::piece_cache::pick_set;
     use crate::vocab::{hash_token, head_word, Vocab};
 
     /// Longest piece kept, and most tokens kept per piece: enough for the words of scripts
@@ -206,23 +207,19 @@ mod cache {
                 .find(|e| e.tag == tag && &e.piece[..e.len as usize] == piece)
         }
 
-        /// Keeps `entry` in the first of its sets with room, else in the one whose older entry
-        /// was put longer ago; in a set, the newer entry first, the older second.
+        /// Keeps `entry` in one of its two sets (`pick_set`'s rule); in a set, the newer entry
+        /// first, the older second.
         fn put(&mut self, [first, second]: [usize; 2], mut entry: Entry) {
             if self.sets.is_empty() {
                 self.sets.resize(SETS, [EMPTY; 2]);
             }
             self.clock = self.clock.wrapping_add(1);
             entry.stamp = self.clock;
-            let age = |e: &Entry| self.clock.wrapping_sub(e.stamp);
-            let (a, b) = (self.sets[first][1], self.sets[second][1]);
-            let set = if a.tag == 0 {
-                first
-            } else if b.tag == 0 || age(&b) > age(&a) {
-                second
-            } else {
-                first
+            let stamp = |set: usize| {
+                let older = self.sets[set][1];
+                (older.tag != 0).then_some(older.stamp)
             };
+            let set = pick_set([first, second], [stamp(first), stamp(second)], self.clock);
             self.sets[set] = [entry, self.sets[set][0]];
         }
     }

@@ -194,21 +194,28 @@ impl PieceCache {
                 return;
             }
         }
-        // The first set while it has room, then the second; when both are full, the set whose
-        // older entry was put longer ago.
-        let age = |e: &Entry| self.clock.wrapping_sub(e.stamp);
-        let [_, first_older] = self.sets[first].0;
-        let [_, second_older] = self.sets[second].0;
-        let slot = if first_older.len == 0 {
-            first
-        } else if second_older.len == 0 || age(&second_older) > age(&first_older) {
-            second
-        } else {
-            first
+        let stamp = |slot: usize| {
+            let older = self.sets[slot].0[1];
+            (older.len != 0).then_some(older.stamp)
         };
+        let slot = pick_set([first, second], [stamp(first), stamp(second)], self.clock);
         let set = &mut self.sets[slot].0;
         set[1] = set[0];
         set[0] = entry;
+    }
+}
+
+/// Which of a piece's two sets takes its new entry, given the put stamps of the sets' older
+/// entries (None: room): the first while it has room, then the second; when both are full,
+/// the one whose older entry was put longer ago. Both caches, this one and `bpe::cache`, keep
+/// their entries by this rule.
+pub(crate) fn pick_set(sets: [usize; 2], older: [Option<u16>; 2], clock: u16) -> usize {
+    let age = |stamp: u16| clock.wrapping_sub(stamp);
+    match older {
+        [None, _] => sets[0],
+        [Some(_), None] => sets[1],
+        [Some(a), Some(b)] if age(b) > age(a) => sets[1],
+        _ => sets[0],
     }
 }
 
