@@ -97,7 +97,7 @@ mod cache {
     use std::cell::RefCell;
 
     use super::{merge_small, MissingByte, Rank};
-    use crate::piece_cache::pick_set;
+    use crate::piece_cache::{pick_set, two_sets};
     use crate::vocab::{hash_token, head_word, Vocab};
 
     /// Longest piece kept, and most tokens kept per piece: enough for the words of scripts
@@ -143,15 +143,6 @@ mod cache {
         };
     }
 
-    /// A piece's two sets, from its tag.
-    fn sets_of(tag: u64) -> [usize; 2] {
-        let bits = SETS.trailing_zeros();
-        [
-            (tag >> (64 - bits)) as usize,
-            (tag >> (64 - 2 * bits)) as usize & (SETS - 1),
-        ]
-    }
-
     /// Emits the tokens of `piece` (2..=MAX_PIECE bytes, not itself a token), from the cache
     /// when it holds them, else by merging and remembering the result.
     pub fn with_tokens(
@@ -162,7 +153,7 @@ mod cache {
         let tag = hash_token(head_word(piece), piece)
             ^ vocab.id().wrapping_mul(0x9e37_79b9_7f4a_7c15)
             | 1;
-        let sets = sets_of(tag);
+        let sets = two_sets(tag, SETS);
         let mut hit = [0; MAX_TOKENS];
         let hit_count = CACHE.with(|c| {
             let c = c.try_borrow().ok()?;

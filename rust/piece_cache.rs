@@ -4,9 +4,9 @@
 //! with one load where the text allows it), and its entry (key, length and up to three tokens)
 //! fills half a cache line (two share a line, as a set), so a hit costs one hash and one line,
 //! which a batch prefetches ahead. A piece may sit in either of two sets (its first, else its
-//! second), so a varied text's pieces fit the table instead of evicting each other. The tokens of a piece with more than three (words of
-//! scripts written in multi-byte chars, in a vocabulary with few tokens for them) spill into
-//! an array beside the table. Misses take the full path (the vocabulary's tables, or merging)
+//! second), so a varied text's pieces fit the table instead of evicting each other. The tokens
+//! of a piece with more than three (words of scripts written in multi-byte chars, in a
+//! vocabulary with few tokens for them) spill into an array beside the table. Misses take the full path (the vocabulary's tables, or merging)
 //! and fill the entry. Each thread keeps a table for each of the last two vocabularies it
 //! encoded with.
 
@@ -124,17 +124,19 @@ impl PieceCache {
         let (lo, hi) = (key as u64, (key >> 64) as u64);
         let hash = (lo ^ hi.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ len as u64)
             .wrapping_mul(0x517c_c1b7_2722_0a95);
-        let bits = SETS.trailing_zeros();
-        let slot = (hash >> (64 - bits)) as u32;
-        let alt = ((hash >> (64 - 2 * bits)) as usize & (SETS - 1)) as u32;
-        crate::vocab::prefetch_read(self.sets.as_ptr().wrapping_add(slot as usize));
-        Probe { key, slot, alt }
+        let [slot, alt] = two_sets(hash, SETS);
+        crate::vocab::prefetch_read(self.sets.as_ptr().wrapping_add(slot));
+        Probe {
+            key,
+            slot: slot as u32,
+            alt: alt as u32,
+        }
     }
 
     /// The entry of the probed piece, in its first set or else its second.
     #[inline(always)]
     fn find(&self, probe: Probe, len: usize) -> Option<&Entry> {
-        let holds = |e: &Entry| e.key == probe.key && e.len as usize == len;
+        let holds = |e: &Entry| e.holds(probe, len);
         let [a, b] = &self.sets[probe.slot as usize].0;
         if holds(a) {
             return Some(a);
@@ -185,11 +187,10 @@ impl PieceCache {
             stamp: self.clock,
             ids,
         };
-        let holds = |e: &Entry| e.key == probe.key && e.len as usize == len;
         let (first, second) = (probe.slot as usize, probe.alt as usize);
         // A piece already held (put again) is replaced where it is, so no older copy remains.
         for slot in [first, second] {
-            if let Some(e) = self.sets[slot].0.iter_mut().find(|e| holds(e)) {
+            if let Some(e) = self.sets[slot].0.iter_mut().find(|e| e.holds(probe, len)) {
                 *e = entry;
                 return;
             }
@@ -203,6 +204,25 @@ impl PieceCache {
         set[1] = set[0];
         set[0] = entry;
     }
+}
+
+impl Entry {
+    /// Whether this entry is the probed piece's, of `len` bytes.
+    #[inline(always)]
+    fn holds(&self, probe: Probe, len: usize) -> bool {
+        self.key == probe.key && self.len as usize == len
+    }
+}
+
+/// A piece's two sets among `sets` (a power of two): the top bits of its hash, and the bits
+/// below them. Both caches, this one and `bpe::cache`, place their pieces so.
+#[inline(always)]
+pub(crate) fn two_sets(hash: u64, sets: usize) -> [usize; 2] {
+    let bits = sets.trailing_zeros();
+    [
+        (hash >> (64 - bits)) as usize,
+        (hash >> (64 - 2 * bits)) as usize & (sets - 1),
+    ]
 }
 
 /// Which of a piece's two sets takes its new entry, given the put stamps of the sets' older
