@@ -35,6 +35,32 @@ pub fn newlines(chunk: &[u8; 16]) -> u32 {
     }
 }
 
+/// Mask of the bytes of `chunk` equal to `B`.
+#[inline(always)]
+pub fn equal<const B: u8>(chunk: &[u8; 16]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        sse2::equal::<B>(chunk)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        portable_equal::<B>(chunk)
+    }
+}
+
+/// Mask of the bytes of `chunk` at or above 0x80 (those of multi-byte chars).
+#[inline(always)]
+pub fn high(chunk: &[u8; 16]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        sse2::high(chunk)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        portable_high(chunk)
+    }
+}
+
 /// Whether an ASCII byte with flags `f` is in `CLASS`.
 #[inline(always)]
 pub fn in_class<const CLASS: u8>(f: u8) -> bool {
@@ -69,6 +95,24 @@ pub fn portable_newlines(chunk: &[u8; 16]) -> u32 {
         }
     }
     m
+}
+
+/// The scalar twin of `equal`.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[inline(always)]
+pub fn portable_equal<const B: u8>(chunk: &[u8; 16]) -> u32 {
+    (0..16)
+        .filter(|&k| chunk[k] == B)
+        .fold(0, |m, k| m | 1 << k)
+}
+
+/// The scalar twin of `high`.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[inline(always)]
+pub fn portable_high(chunk: &[u8; 16]) -> u32 {
+    (0..16)
+        .filter(|&k| chunk[k] >= 0x80)
+        .fold(0, |m, k| m | 1 << k)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -129,6 +173,25 @@ mod sse2 {
     }
 
     #[inline(always)]
+    pub fn equal<const B: u8>(chunk: &[u8; 16]) -> u32 {
+        let x = load(chunk);
+        // SAFETY: SSE2 is part of the x86-64 baseline; these touch no memory.
+        #[allow(unused_unsafe)]
+        unsafe {
+            _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(B as i8))) as u32
+        }
+    }
+
+    #[inline(always)]
+    pub fn high(chunk: &[u8; 16]) -> u32 {
+        // SAFETY: SSE2 is part of the x86-64 baseline; the sign bits are the high bytes.
+        #[allow(unused_unsafe)]
+        unsafe {
+            _mm_movemask_epi8(load(chunk)) as u32
+        }
+    }
+
+    #[inline(always)]
     pub fn newlines(chunk: &[u8; 16]) -> u32 {
         let x = load(chunk);
         // SAFETY: SSE2 is part of the x86-64 baseline; these touch no memory.
@@ -171,6 +234,10 @@ mod tests {
                     assert_eq!(simd, table, "byte {b:#04x} at {at}");
                 }
                 assert_eq!(newlines(&chunk), portable_newlines(&chunk));
+                assert_eq!(high(&chunk), portable_high(&chunk), "byte {b:#04x} at {at}");
+                assert_eq!(equal::<b'\''>(&chunk), portable_equal::<b'\''>(&chunk));
+                assert_eq!(equal::<b'/'>(&chunk), portable_equal::<b'/'>(&chunk));
+                assert_eq!(equal::<b' '>(&chunk), portable_equal::<b' '>(&chunk));
             }
         }
     }
