@@ -78,6 +78,29 @@ pub fn encode_unranked(
     }
 }
 
+/// `encode_piece` for a caller that keeps its own cache of short pieces (the piece cache): a
+/// piece of up to `piece_cache::MAX_PIECE` bytes that missed there is merged straight away.
+/// Looking in this module's cache as well would only add a second miss and a put: on a base64
+/// blob, whose short pieces rarely repeat, those took a fifth of the time.
+#[inline]
+pub fn encode_piece_behind_cache(
+    vocab: &Vocab,
+    piece: &[u8],
+    emit: &mut impl FnMut(Rank),
+) -> Result<(), MissingByte> {
+    if piece.len() > crate::piece_cache::MAX_PIECE {
+        return encode_piece(vocab, piece, emit);
+    }
+    match vocab.rank(piece) {
+        Some(rank) => {
+            emit(rank);
+            Ok(())
+        }
+        None if piece.len() == 1 => Err(MissingByte(piece[0])),
+        None => merge_small(vocab, piece, &mut |r, _| emit(r)),
+    }
+}
+
 /// Number of tokens of `piece`, without building them.
 #[inline]
 pub fn count_piece(vocab: &Vocab, piece: &[u8]) -> Result<usize, MissingByte> {

@@ -584,7 +584,7 @@ impl Encoding {
                 // A piece of MAX_PIECE bytes has at most that many tokens.
                 let mut tokens = [0; piece_cache::MAX_PIECE];
                 let mut n = 0;
-                let found = bpe::encode_piece(vocab, piece, &mut |t| {
+                let found = bpe::encode_piece_behind_cache(vocab, piece, &mut |t| {
                     if n < tokens.len() {
                         tokens[n] = t;
                     }
