@@ -29,6 +29,9 @@ use crate::vocab::Rank;
 /// process could ever drop counts it down to zero.
 const HELD: ffi::Py_ssize_t = 1 << 62;
 
+/// How many tokens ahead a list's filling starts loading slots.
+const PREFETCH_AHEAD: usize = 16;
+
 /// Tag, in a slot's lowest bit, of an int shared with the rest of the interpreter.
 const SHARED: usize = 1;
 
@@ -55,6 +58,12 @@ impl TokenInts {
         }
         // SAFETY: a slot's int lives as long as the process; the GIL is held.
         Ok(unsafe { take(existing) })
+    }
+
+    /// Starts loading the slot of `token`.
+    #[inline(always)]
+    fn prefetch(&self, token: Rank) {
+        crate::vocab::prefetch_read(self.slots.as_ptr().wrapping_add(token as usize));
     }
 
     #[cold]
@@ -135,6 +144,10 @@ pub(crate) fn token_list<'py>(
         let list = Bound::from_owned_ptr_or_err(py, list)?;
         if let Some(items) = item_array(py, list.as_ptr()) {
             for (i, &t) in tokens.iter().enumerate() {
+                // The slots of the tokens a few ahead start loading: they lie scattered.
+                if let Some(&ahead) = tokens.get(i + PREFETCH_AHEAD) {
+                    ints.prefetch(ahead);
+                }
                 *items.add(i) = ints.get(py, t)?;
             }
         } else {
