@@ -104,9 +104,9 @@ impl PieceCache {
     }
 
     /// The probe for the piece `text[start..end]` (at most MAX_PIECE bytes), after starting to
-    /// load its entry.
+    /// load its first set, and its second too when `both` (a miss reads both).
     #[inline(always)]
-    pub fn probe(&self, text: &[u8], start: usize, end: usize) -> Probe {
+    pub fn probe(&self, text: &[u8], start: usize, end: usize, both: bool) -> Probe {
         let len = end - start;
         debug_assert!((1..=MAX_PIECE).contains(&len));
         let key = match text.get(start..start + 16) {
@@ -126,6 +126,9 @@ impl PieceCache {
             .wrapping_mul(0x517c_c1b7_2722_0a95);
         let [slot, alt] = two_sets(hash, SETS);
         crate::vocab::prefetch_read(self.sets.as_ptr().wrapping_add(slot));
+        if both {
+            crate::vocab::prefetch_read(self.sets.as_ptr().wrapping_add(alt));
+        }
         Probe {
             key,
             slot: slot as u32,
@@ -289,22 +292,25 @@ mod tests {
         let cache = PieceCache::new();
         // "word" read with a full 16-byte window, and at the very end of a text (no window).
         let text = b"word and more text after it, word";
-        let inner = cache.probe(text, 0, 4);
-        let at_end = cache.probe(text, text.len() - 4, text.len());
+        let inner = cache.probe(text, 0, 4, false);
+        let at_end = cache.probe(text, text.len() - 4, text.len(), false);
         assert_eq!(inner.key, at_end.key);
         assert_eq!(inner.slot, at_end.slot);
         assert_eq!(inner.alt, at_end.alt);
         // Sixteen bytes exactly, inside and at the end.
         let long = b"0123456789abcdef0123456789abcdef";
-        assert_eq!(cache.probe(long, 0, 16).key, cache.probe(long, 16, 32).key);
+        assert_eq!(
+            cache.probe(long, 0, 16, false).key,
+            cache.probe(long, 16, 32, false).key
+        );
     }
 
     #[test]
     fn entries_hold_pieces_of_their_own_length_only() {
         let mut cache = PieceCache::new();
         let text = b"a\0\0\0 padding past sixteen bytes";
-        let one = cache.probe(text, 0, 1);
-        let two = cache.probe(text, 0, 2);
+        let one = cache.probe(text, 0, 1, false);
+        let two = cache.probe(text, 0, 2, false);
         // Zero bytes pad the key, so "a" and "a\0" share one; the length keeps them apart.
         assert_eq!(one.key, two.key);
         cache.put(one, 1, &[7]);
@@ -336,7 +342,7 @@ mod tests {
             .iter()
             .enumerate()
             .find_map(|(i, t)| {
-                let slot = cache.probe(t.as_bytes(), 0, t.len()).slot;
+                let slot = cache.probe(t.as_bytes(), 0, t.len(), false).slot;
                 let met = by_slot.entry(slot).or_default();
                 met.push(i);
                 (met.len() == 3).then(|| met.clone())
@@ -344,11 +350,11 @@ mod tests {
             .expect("three pieces in one set");
         for (n, &i) in three.iter().enumerate() {
             let t = texts[i].as_bytes();
-            cache.put(cache.probe(t, 0, t.len()), t.len(), &[n as Rank]);
+            cache.put(cache.probe(t, 0, t.len(), false), t.len(), &[n as Rank]);
         }
         for (n, &i) in three.iter().enumerate() {
             let t = texts[i].as_bytes();
-            let found = tokens(cache.get(cache.probe(t, 0, t.len()), t.len()));
+            let found = tokens(cache.get(cache.probe(t, 0, t.len(), false), t.len()));
             assert_eq!(found, Some(vec![n as Rank]), "{}", texts[i]);
         }
     }
@@ -357,7 +363,7 @@ mod tests {
     fn when_both_sets_are_full_the_oldest_entry_goes() {
         let mut cache = PieceCache::new();
         let text = b"piece";
-        let probe = cache.probe(text, 0, 5);
+        let probe = cache.probe(text, 0, 5, false);
         // Fill both of the piece's sets with entries of other lengths, oldest in the second.
         let filler = |len: usize, stamp: u16| Entry {
             key: 1,
@@ -381,20 +387,20 @@ mod tests {
     fn a_full_spill_starts_the_table_again() {
         let mut cache = PieceCache::new();
         let text = b"abcdefgh and more text after it";
-        let first = cache.probe(text, 0, 1);
+        let first = cache.probe(text, 0, 1, false);
         cache.put(first, 1, &[5, 6, 7, 8]);
         let spill: Vec<Rank> = (0..200).collect();
         let mut puts = 0;
         // Fill the spilled tokens to their limit with another piece, over and over.
         while cache.spilled.len() + spill.len() <= SPILL_LIMIT {
-            let other = cache.probe(text, 1, 3);
+            let other = cache.probe(text, 1, 3, false);
             cache.put(other, 2, &spill);
             puts += 1;
         }
         assert!(puts > 0);
         assert_eq!(tokens(cache.get(first, 1)), Some(vec![5, 6, 7, 8]));
         // The next spill does not fit: everything starts again, and stays right.
-        let other = cache.probe(text, 1, 3);
+        let other = cache.probe(text, 1, 3, false);
         cache.put(other, 2, &spill);
         assert!(cache.get(first, 1).is_none());
         assert_eq!(tokens(cache.get(other, 2)), Some(spill.clone()));
@@ -408,14 +414,14 @@ mod tests {
         let text = b"cached piece, with text after it";
         with_cache(a, |cache| {
             let cache = cache.expect("a cache");
-            let probe = cache.probe(text, 0, 6);
+            let probe = cache.probe(text, 0, 6, false);
             cache.put(probe, 6, &[42]);
             with_cache(a, |inner| assert!(inner.is_none()));
         });
         let held = |id| {
             with_cache(id, |cache| {
                 let cache = cache.expect("a cache");
-                cache.get(cache.probe(text, 0, 6), 6).is_some()
+                cache.get(cache.probe(text, 0, 6, false), 6).is_some()
             })
         };
         assert!(held(a));
