@@ -611,21 +611,32 @@ pub fn reference_merge(vocab: &Vocab, piece: &[u8]) -> Vec<Rank> {
     parts.iter().map(|p| vocab.rank(p).unwrap()).collect()
 }
 
+/// r50k, cl100k and o200k, built once for the tests of every merge path.
+#[cfg(test)]
+fn test_vocabs() -> [&'static Vocab; 3] {
+    use crate::vocab::compiled_vocab;
+    use std::sync::OnceLock;
+    static R50K: OnceLock<Vocab> = OnceLock::new();
+    static CL100K: OnceLock<Vocab> = OnceLock::new();
+    static O200K: OnceLock<Vocab> = OnceLock::new();
+    [
+        R50K.get_or_init(|| compiled_vocab!("r50k_base")),
+        CL100K.get_or_init(|| compiled_vocab!("cl100k_base")),
+        O200K.get_or_init(|| compiled_vocab!("o200k_base")),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::compiled_vocab;
     use proptest::prelude::*;
-    use std::sync::OnceLock;
 
     fn cl100k() -> &'static Vocab {
-        static V: OnceLock<Vocab> = OnceLock::new();
-        V.get_or_init(|| compiled_vocab!("cl100k_base"))
+        test_vocabs()[1]
     }
 
     fn o200k() -> &'static Vocab {
-        static V: OnceLock<Vocab> = OnceLock::new();
-        V.get_or_init(|| compiled_vocab!("o200k_base"))
+        test_vocabs()[2]
     }
 
     fn fast(vocab: &Vocab, piece: &[u8]) -> Vec<Rank> {

@@ -433,19 +433,10 @@ fn longest_token(vocab: &Vocab) -> usize {
 mod tests {
     use super::super::reference_merge;
     use super::*;
-    use crate::vocab::compiled_vocab;
     use proptest::prelude::*;
-    use std::sync::OnceLock;
 
     fn vocabs() -> [&'static Vocab; 3] {
-        static R50K: OnceLock<Vocab> = OnceLock::new();
-        static CL100K: OnceLock<Vocab> = OnceLock::new();
-        static O200K: OnceLock<Vocab> = OnceLock::new();
-        [
-            R50K.get_or_init(|| compiled_vocab!("r50k_base")),
-            CL100K.get_or_init(|| compiled_vocab!("cl100k_base")),
-            O200K.get_or_init(|| compiled_vocab!("o200k_base")),
-        ]
+        super::super::test_vocabs()
     }
 
     /// Merges `piece` fed in parts cut at `cuts`, looking for a frontier every `every` bytes;
