@@ -430,25 +430,6 @@ fn merge_long(vocab: &Vocab, piece: &[u8], emit: &mut impl FnMut(Rank)) -> Resul
 /// Whether merging the bytes of `a` then `b` gives back exactly `a`, `b`; remembered per thread,
 /// since the same seams come back in repetitive text.
 fn compatible(vocab: &Vocab, a: Rank, b: Rank) -> Result<bool, MissingByte> {
-    compatible_with(vocab, a, b, None)
-}
-
-/// `compatible`, given the bytes of `a` then `b` (where they lie in the text): a seam's check
-/// then reads no token's bytes from the vocabulary's arrays, a load from memory each.
-fn compatible_in(vocab: &Vocab, a: Rank, b: Rank, joined: &[u8]) -> Result<bool, MissingByte> {
-    debug_assert_eq!(
-        joined,
-        [vocab.token_bytes(a).unwrap(), vocab.token_bytes(b).unwrap()].concat()
-    );
-    compatible_with(vocab, a, b, Some(joined))
-}
-
-fn compatible_with(
-    vocab: &Vocab,
-    a: Rank,
-    b: Rank,
-    joined: Option<&[u8]>,
-) -> Result<bool, MissingByte> {
     const SLOTS: usize = 1024;
     thread_local! {
         static SEEN: std::cell::RefCell<[(u64, u64, bool); SLOTS]> =
@@ -463,10 +444,7 @@ fn compatible_with(
     if let Some(ok) = known {
         return Ok(ok);
     }
-    let ok = match joined {
-        Some(joined) => compatible_joined(vocab, a, b, joined)?,
-        None => compatible_uncached(vocab, a, b)?,
-    };
+    let ok = compatible_uncached(vocab, a, b)?;
     SEEN.with(|s| s.borrow_mut()[slot] = (pair, vocab.id(), ok));
     Ok(ok)
 }
@@ -487,12 +465,7 @@ fn compatible_uncached(vocab: &Vocab, a: Rank, b: Rank) -> Result<bool, MissingB
     };
     joined[..x.len()].copy_from_slice(x);
     joined[x.len()..].copy_from_slice(y);
-    compatible_joined(vocab, a, b, joined)
-}
-
-/// `compatible`, computed from the bytes of `a` then `b`.
-fn compatible_joined(vocab: &Vocab, a: Rank, b: Rank, joined: &[u8]) -> Result<bool, MissingByte> {
-    let n = joined.len();
+    let joined = &*joined;
     if vocab.rank(joined).is_some() {
         return Ok(false); // merging everything ends in one token
     }

@@ -26,7 +26,7 @@
 use std::cell::Cell;
 
 use super::lanes::{self, LANES};
-use super::{compatible, compatible_in, merge_into, MissingByte, CHUNK};
+use super::{compatible, merge_into, MissingByte, CHUNK};
 use crate::vocab::{Rank, Vocab};
 
 /// Bytes held before looking for a frontier; after a search, twice those still held.
@@ -316,20 +316,10 @@ fn seam(
     windows: &mut WindowMemo,
 ) -> Result<(usize, usize), MissingByte> {
     window.clear();
-    // Where held token `k` starts (token `k - 1` ends); the checks below read a token pair's
-    // bytes where they lie, rather than gathering them from the vocabulary.
-    let token_start = |k: usize| if k == 0 { 0 } else { ends[k - 1] };
     // The common case: the tokens meet without a change.
-    let first_end = start + right[0].1 as usize;
-    let plain = match (tokens.last(), before) {
-        (Some(&last), _) => compatible_in(
-            vocab,
-            last,
-            right[0].0,
-            &bytes[token_start(tokens.len() - 1)..first_end],
-        )?,
-        (None, Some(last)) => compatible(vocab, last, right[0].0)?,
-        (None, None) => true,
+    let plain = match tokens.last().copied().or(before) {
+        Some(last) => compatible(vocab, last, right[0].0)?,
+        None => true,
     };
     if plain {
         return Ok((0, 0));
@@ -347,24 +337,20 @@ fn seam(
                 .map(|&(_, len)| len as usize)
                 .sum::<usize>();
         windows.merge(vocab, &bytes[from..to], window)?;
-        if taken < right.len() {
-            let (last, last_len) = *window.last().expect("non-empty");
-            let next = right[taken];
-            let joined = &bytes[to - last_len as usize..to + next.1 as usize];
-            if !compatible_in(vocab, last, next.0, joined)? {
-                taken += 1;
-                continue;
-            }
+        if taken < right.len()
+            && !compatible(vocab, window.last().expect("non-empty").0, right[taken].0)?
+        {
+            taken += 1;
+            continue;
         }
-        let left_ok = if left < tokens.len() {
-            let k = tokens.len() - left - 1;
-            let joined = &bytes[token_start(k)..from + window[0].1 as usize];
-            compatible_in(vocab, tokens[k], window[0].0, joined)?
+        let neighbour = if left == tokens.len() {
+            before
         } else {
-            match before {
-                Some(n) => compatible(vocab, n, window[0].0)?,
-                None => true,
-            }
+            Some(tokens[tokens.len() - left - 1])
+        };
+        let left_ok = match neighbour {
+            Some(n) => compatible(vocab, n, window[0].0)?,
+            None => true,
         };
         if left_ok {
             return Ok((left, taken));
