@@ -28,7 +28,6 @@ use std::collections::BinaryHeap;
 
 use crate::vocab::{Rank, Vocab};
 
-mod lanes;
 pub mod long;
 
 const NONE: Rank = Rank::MAX;
@@ -38,7 +37,7 @@ pub const SMALL_PIECE: usize = 64;
 /// Bits of a position in the scan's keys (positions are below SMALL_PIECE).
 const POS_BITS: u32 = 6;
 /// Long pieces are merged in chunks of this many bytes, then stitched.
-const CHUNK: usize = 64;
+const CHUNK: usize = 32;
 
 /// A byte the vocabulary has no token for (only possible with a custom vocabulary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

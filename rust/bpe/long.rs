@@ -25,22 +25,18 @@
 
 use std::cell::Cell;
 
-use super::lanes::{self, LANES};
 use super::{compatible, merge_into, MissingByte, CHUNK};
 use crate::vocab::{Rank, Vocab};
 
 /// Bytes held before looking for a frontier; after a search, twice those still held.
 const COMMIT_BYTES: usize = 1 << 16;
-/// Chunks are merged this many at a time, side by side (see [`lanes`]), then stitched in order.
-const BATCH: usize = LANES * CHUNK;
 
 /// The merge of one long piece in progress.
 #[derive(Default)]
 pub struct LongPiece {
     /// Bytes of the piece from the first token not yet handed out.
     bytes: Vec<u8>,
-    /// `bytes[..merged]` are merged into `tokens`; the rest waits for a whole batch of chunks
-    /// or the end.
+    /// `bytes[..merged]` are merged into `tokens`; the rest waits for a whole chunk or the end.
     merged: usize,
     tokens: Vec<Rank>,
     /// Where each token of `tokens` ends in `bytes`.
@@ -51,8 +47,6 @@ pub struct LongPiece {
     /// run of one letter or emoji).
     last_chunk: Vec<u8>,
     right: Vec<(Rank, u32)>,
-    /// The tokens of a batch's chunks, one after the other.
-    batch: Vec<(Rank, u32)>,
     window: Vec<(Rank, u32)>,
     windows: WindowMemo,
     /// Look for a frontier once this many bytes are held.
@@ -88,10 +82,10 @@ impl LongPiece {
         emit: &mut impl FnMut(Rank),
     ) -> Result<(), MissingByte> {
         while !data.is_empty() {
-            let take = (BATCH - (self.bytes.len() - self.merged)).min(data.len());
+            let take = (CHUNK - (self.bytes.len() - self.merged)).min(data.len());
             self.bytes.extend_from_slice(&data[..take]);
             data = &data[take..];
-            if self.bytes.len() - self.merged == BATCH {
+            if self.bytes.len() - self.merged == CHUNK {
                 self.merge_pending(vocab)?;
                 if self.bytes.len() >= self.next_commit {
                     self.commit(vocab, emit)?;
@@ -132,84 +126,21 @@ impl LongPiece {
         self.next_commit = self.commit_bytes;
     }
 
-    /// Merges the bytes after `merged` (a batch of chunks, or the last part) chunk by chunk
-    /// and stitches each on in turn.
+    /// Merges the bytes after `merged` (a chunk, or the last part) and stitches them on.
     fn merge_pending(&mut self, vocab: &Vocab) -> Result<(), MissingByte> {
-        if !vocab.has_compact_ranks() {
-            return self.merge_pending_one_by_one(vocab);
-        }
         let start = self.merged;
-        let len = self.bytes.len();
-        let count = (len - start).div_ceil(CHUNK);
-        let chunk_at = |c: usize| start + c * CHUNK..(start + (c + 1) * CHUNK).min(len);
-        // A chunk equal to the one before it (a run of one letter or emoji) takes its tokens
-        // again; only the others are merged.
-        let mut same = [false; LANES];
-        let mut batch = std::mem::take(&mut self.batch);
-        batch.clear();
-        let mut ends = [0; LANES];
-        {
-            let mut merging: [&[u8]; LANES] = [&[]; LANES];
-            let mut lanes_used = 0;
-            for (c, same) in same.iter_mut().enumerate().take(count) {
-                let chunk = &self.bytes[chunk_at(c)];
-                let before = match c {
-                    0 => self.last_chunk.as_slice(),
-                    _ => &self.bytes[chunk_at(c - 1)],
-                };
-                *same = chunk == before;
-                if !*same {
-                    merging[lanes_used] = chunk;
-                    lanes_used += 1;
-                }
-            }
-            let merged = lanes::merge_chunks(vocab, &merging[..lanes_used], &mut batch, &mut ends);
-            if let Err(e) = merged {
-                self.batch = batch;
-                return Err(e);
-            }
-        }
-        let mut right = std::mem::take(&mut self.right);
-        let mut result = Ok(());
-        let mut lane = 0;
-        for (c, &same) in same.iter().enumerate().take(count) {
-            if !same {
-                let from = if lane == 0 { 0 } else { ends[lane - 1] };
-                right.clear();
-                right.extend_from_slice(&batch[from..ends[lane]]);
-                lane += 1;
-            }
-            result = self.stitch(vocab, &right, chunk_at(c).start);
-            if result.is_err() {
-                break;
-            }
-        }
-        if result.is_ok() {
-            let last = chunk_at(count - 1);
+        let chunk = &self.bytes[start..];
+        if chunk != self.last_chunk.as_slice() {
+            self.right.clear();
+            merge_into(vocab, chunk, &mut self.right)?;
             self.last_chunk.clear();
-            self.last_chunk.extend_from_slice(&self.bytes[last]);
+            self.last_chunk.extend_from_slice(chunk);
         }
-        self.right = right;
-        self.batch = batch;
-        self.merged = self.bytes.len();
-        result
-    }
-
-    /// `merge_pending` for a vocabulary whose ranks the side-by-side scan cannot pack.
-    fn merge_pending_one_by_one(&mut self, vocab: &Vocab) -> Result<(), MissingByte> {
-        let mut at = self.merged;
-        let mut right = std::mem::take(&mut self.right);
-        let mut result = Ok(());
-        while at < self.bytes.len() && result.is_ok() {
-            let end = (at + CHUNK).min(self.bytes.len());
-            right.clear();
-            result = merge_into(vocab, &self.bytes[at..end], &mut right)
-                .and_then(|()| self.stitch(vocab, &right, at));
-            at = end;
-        }
+        let right = std::mem::take(&mut self.right);
+        let stitched = self.stitch(vocab, &right, start);
         self.right = right;
         self.merged = self.bytes.len();
-        result
+        stitched
     }
 
     /// Appends `right` (the tokens of `bytes[start..]`) to the tokens of `bytes[..start]`.
