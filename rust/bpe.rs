@@ -69,6 +69,16 @@ pub fn encode_unranked(
     if (2..=cache::MAX_PIECE).contains(&piece.len()) {
         return cache::with_tokens(vocab, piece, emit);
     }
+    merge_uncached(vocab, piece, emit)
+}
+
+/// The tokens of a piece that is not one token, merged without looking in any cache.
+#[inline]
+fn merge_uncached(
+    vocab: &Vocab,
+    piece: &[u8],
+    emit: &mut impl FnMut(Rank),
+) -> Result<(), MissingByte> {
     if (2..=SMALL_PIECE).contains(&piece.len()) {
         merge_small(vocab, piece, &mut |r, _| emit(r))
     } else if piece.len() == 1 {
@@ -96,8 +106,7 @@ pub fn encode_piece_behind_cache(
             emit(rank);
             Ok(())
         }
-        None if piece.len() == 1 => Err(MissingByte(piece[0])),
-        None => merge_small(vocab, piece, &mut |r, _| emit(r)),
+        None => merge_uncached(vocab, piece, emit),
     }
 }
 

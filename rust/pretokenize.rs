@@ -85,7 +85,7 @@ impl Pretokenizer {
     pub fn for_each_batch(
         &self,
         text: &str,
-        mut f: impl FnMut(&[(usize, usize)]),
+        f: impl FnMut(&[(usize, usize)]),
     ) -> Result<(), PatternError> {
         let s = text.as_bytes();
         match self {
@@ -107,20 +107,12 @@ impl Pretokenizer {
                 f,
             ),
             Pretokenizer::Regex(re) => {
-                let mut batch = [(0, 0); BATCH];
-                let mut n = 0;
+                let mut out = Batcher::new(f);
                 for m in re.find_iter(text) {
                     let m = m.map_err(|e| PatternError(format!("pattern failed: {e}")))?;
-                    batch[n] = (m.start(), m.end());
-                    n += 1;
-                    if n == BATCH {
-                        f(&batch);
-                        n = 0;
-                    }
+                    out.push(m.start(), m.end());
                 }
-                if n > 0 {
-                    f(&batch[..n]);
-                }
+                out.finish();
             }
         }
         Ok(())
@@ -150,7 +142,6 @@ impl<F: FnMut(&[(usize, usize)])> Batcher<F> {
 
     #[inline(always)]
     fn push(&mut self, start: usize, end: usize) {
-        debug_assert!(end > start);
         self.spans[self.n] = (start, end);
         self.n += 1;
         if self.n == BATCH {
@@ -173,6 +164,7 @@ fn scan(s: &[u8], next: impl Fn(&[u8], usize) -> usize, f: impl FnMut(&[(usize, 
     let mut i = 0;
     while i < s.len() {
         let end = next(s, i);
+        debug_assert!(end > i, "a scanner must move on");
         out.push(i, end);
         i = end;
     }
@@ -216,6 +208,7 @@ fn scan_windows(
         let until = i + 64 - high.leading_zeros() as usize;
         loop {
             let end = next(s, i);
+            debug_assert!(end > i, "a scanner must move on");
             out.push(i, end);
             i = end;
             if i >= until {
@@ -225,6 +218,7 @@ fn scan_windows(
     }
     while i < s.len() {
         let end = next(s, i);
+        debug_assert!(end > i, "a scanner must move on");
         out.push(i, end);
         i = end;
     }
