@@ -351,11 +351,22 @@ impl Encoding {
         specials: &Specials,
         parts: usize,
     ) -> Result<Vec<Rank>, EncodeError> {
+        Ok(self.encode_parts_with(text, specials, parts)?.concat())
+    }
+
+    /// `encode_with`, its tokens left in the parts the text was cut into (one part when it
+    /// stays whole): the parts' tokens, laid end to end, are the text's.
+    pub fn encode_parts_with(
+        &self,
+        text: &str,
+        specials: &Specials,
+        parts: usize,
+    ) -> Result<Vec<Vec<Rank>>, EncodeError> {
         self.check(text, &specials.refused)?;
         match parts {
-            _ if !specials.allowed.is_empty() => self.encode(text, &specials.allowed),
-            0 | 1 => self.encode_ordinary(text),
-            _ => self.encode_ordinary_parallel(text, None, parts),
+            _ if !specials.allowed.is_empty() => Ok(vec![self.encode(text, &specials.allowed)?]),
+            0 | 1 => Ok(vec![self.encode_ordinary(text)?]),
+            _ => self.encode_ordinary_parts(text, parts),
         }
     }
 
@@ -483,15 +494,20 @@ impl Encoding {
         if let Some(r) = refused {
             self.check(text, r)?;
         }
-        let ranges = self.independent_parts(text, parts);
-        if ranges.len() == 1 {
-            return self.encode_ordinary(text);
-        }
-        let encoded: Vec<Vec<Rank>> = ranges
+        Ok(self.encode_ordinary_parts(text, parts)?.concat())
+    }
+
+    /// The tokens of each of `text`'s independent parts (see `independent_parts`), encoded in
+    /// parallel on the current rayon pool.
+    fn encode_ordinary_parts(
+        &self,
+        text: &str,
+        parts: usize,
+    ) -> Result<Vec<Vec<Rank>>, EncodeError> {
+        self.independent_parts(text, parts)
             .into_par_iter()
             .map(|r| self.encode_ordinary(&text[r]))
-            .collect::<Result<_, _>>()?;
-        Ok(encoded.concat())
+            .collect()
     }
 
     /// `count_ordinary` after refusing any string of `refused`, over independent parts counted
@@ -844,7 +860,7 @@ mod tests {
         assert_eq!(
             enc.prepare_specials(strings(&[]), strings(&[]))
                 .parts(1 << 30, Some(4)),
-            4
+            4 * crate::threads::PARTS_PER_THREAD
         );
         // "all" allowed: each special token encoded as such, nothing refused.
         let all = enc.prepare_specials(None, None);

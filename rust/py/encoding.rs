@@ -8,7 +8,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList};
 use pyo3::IntoPyObjectExt;
 
 use super::batch::encode_lists;
-use super::ints::token_list;
+use super::ints::{token_list, token_list_parts};
 use super::{count_of, par_map, run_detached, text_of, ThreadCount};
 use crate::encoding::{EncodeError, Encoding, FlatTokens, Specials};
 use crate::handle::EncodingHandle;
@@ -135,8 +135,17 @@ impl CoreEncoding {
         specials: &PySpecials,
         num_threads: Option<ThreadCount>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let tokens = self.whole(py, text, specials, num_threads, Encoding::encode_with)?;
-        token_list(py, self.enc(), &tokens)
+        let (text, enc, threads) = (text_of(text)?, self.enc(), count_of(num_threads));
+        let parts = specials.0.parts(text.len(), threads);
+        if parts <= 1 {
+            let tokens = run_detached(py, || enc.encode_with(&text, &specials.0, 1))??;
+            return token_list(py, enc, &tokens);
+        }
+        // The pool both encodes the parts and fills the list (see `token_list_parts`).
+        let pool = threads::pool(threads)?;
+        let encode = || pool.install(|| enc.encode_parts_with(&text, &specials.0, parts));
+        let tokens = run_detached(py, encode)??;
+        token_list_parts(py, enc, &tokens, &pool)
     }
 
     /// The number of tokens `encode` gives.

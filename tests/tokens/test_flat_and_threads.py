@@ -3,6 +3,7 @@ large text encoded on several threads, both giving exactly tiktoken's tokens."""
 
 from __future__ import annotations
 
+import sys
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -35,6 +36,28 @@ def test_one_large_text_on_several_threads_equals_tiktoken(
     assert enc.encode(large_text, num_threads=threads) == expected
     assert enc.count_ordinary(large_text, num_threads=threads) == len(expected)
     assert enc.count(large_text, num_threads=threads) == len(expected)
+
+
+def test_lists_filled_on_threads_count_their_references_exactly() -> None:
+    # The pool's threads store the ints of a large text's list; the small ints CPython shares
+    # are counted afterwards, once per token, so each list holds exactly its references.
+    enc = tokens.get_encoding("cl100k_base")
+    text = "Numbers 0 1 2 3, commas, dots. And (parens)!\n" * 4_000
+    first = enc.encode_ordinary(text, num_threads=2)
+    small = sorted({t for t in first if t <= 256})
+    assert len(small) > 5
+
+    def refs() -> list[int]:
+        return [sys.getrefcount(t) for t in small]
+
+    before = refs()
+    again = enc.encode_ordinary(text, num_threads=2)
+    assert again == first == tiktoken_encoding("cl100k_base").encode_ordinary(text)
+    if sys.version_info < (3, 12):  # from 3.12 small ints are immortal, their count fixed
+        assert refs() == [b + again.count(t) for b, t in zip(before, small, strict=True)]
+    assert all(sys.getrefcount(t) > 2**31 for t in again if t > 256)
+    del again
+    assert refs() == before
 
 
 def test_threads_keep_the_special_token_check() -> None:
