@@ -42,8 +42,8 @@ const SMALL_INTS: usize = 257;
 
 /// What `TokenInts::store_held` left to the GIL's holder.
 struct Stored {
-    /// Indices of tokens whose int was not made yet.
-    left: Vec<usize>,
+    /// (destination, index in it) of tokens whose int was not made yet.
+    left: Vec<(usize, usize)>,
     /// References taken from each shared int (by token id), not yet counted.
     shared: Vec<u32>,
 }
@@ -81,17 +81,19 @@ impl TokenInts {
 
     /// Stores the int of each token whose slot is filled into `items`, without the GIL: an
     /// int with held references gives one of them (no write to the int); a shared one is
-    /// tallied in `Stored::shared`, for the GIL's holder to count. Empty slots are left null,
-    /// their indices in `Stored::left`.
+    /// tallied in `stored.shared`, for the GIL's holder to count. Empty slots are left null,
+    /// and `(dest, index)` of each goes to `stored.left`.
     ///
     /// # Safety
     /// `items` must have room for `tokens.len()` pointers that no one else reads or writes
     /// meanwhile.
-    unsafe fn store_held(&self, tokens: &[Rank], items: *mut *mut ffi::PyObject) -> Stored {
-        let mut stored = Stored {
-            left: Vec::new(),
-            shared: vec![0; SMALL_INTS],
-        };
+    unsafe fn store_held(
+        &self,
+        tokens: &[Rank],
+        items: *mut *mut ffi::PyObject,
+        dest: usize,
+        stored: &mut Stored,
+    ) {
         for (i, &t) in tokens.iter().enumerate() {
             if let Some(&ahead) = tokens.get(i + PREFETCH_AHEAD) {
                 self.prefetch(ahead);
@@ -99,16 +101,15 @@ impl TokenInts {
             let slot = self.slots[t as usize].load(Ordering::Acquire);
             let shared = slot as usize & SHARED != 0;
             match stored.shared.get_mut(t as usize) {
-                _ if slot.is_null() => stored.left.push(i),
+                _ if slot.is_null() => stored.left.push((dest, i)),
                 _ if !shared => *items.add(i) = slot,
                 Some(n) => {
                     *n += 1;
                     *items.add(i) = (slot as usize & !SHARED) as *mut ffi::PyObject;
                 }
-                None => stored.left.push(i),
+                None => stored.left.push((dest, i)),
             }
         }
-        stored
     }
 
     /// Gives the shared ints the references `store_held` stored without counting.
@@ -183,6 +184,11 @@ fn cache_for(enc: &Encoding) -> Option<&'static TokenInts> {
     Some(CACHES[idx].get_or_init(|| TokenInts::new(enc.max_token_value() as usize + 1)))
 }
 
+/// Whether lists of this encoding's tokens hold shared ints (a built-in encoding's own object).
+pub(crate) fn has_shared_ints(enc: &Encoding) -> bool {
+    cache_for(enc).is_some()
+}
+
 /// A Python list of the tokens.
 pub(crate) fn token_list<'py>(
     py: Python<'py>,
@@ -219,11 +225,9 @@ pub(crate) fn token_list<'py>(
     }
 }
 
-/// A Python list of the parts' tokens laid end to end, filled on `pool`'s threads: each thread
-/// stores the ints of its parts, as `token_list` does, and the calling thread (which keeps the
-/// GIL, so no Python code can meet the unfinished list) then makes the ints no thread could
-/// (a slot still empty) and counts the references the shared ones took. Building the list of
-/// a 3.1 MB text one token after another took a third of its encode on two threads.
+/// A Python list of the parts' tokens laid end to end, filled on `pool`'s threads (see
+/// `fill_on_pool`). Building the list of a 3.1 MB text one token after another took a third
+/// of its encode on two threads.
 pub(crate) fn token_list_parts<'py>(
     py: Python<'py>,
     enc: &Encoding,
@@ -234,43 +238,94 @@ pub(crate) fn token_list_parts<'py>(
         return token_list(py, enc, one);
     }
     let total = parts.iter().map(Vec::len).sum::<usize>();
-    let Some(ints) = cache_for(enc) else {
+    if cache_for(enc).is_none() {
         return PyList::new(py, parts.iter().flatten());
-    };
-    // SAFETY: as in `token_list`; the threads store only into their own parts' items, and only
-    // pointers to ints that live as long as the process, taking one of their held references
-    // (which needs no write to the int); what they leave is done here with the GIL.
+    }
+    // SAFETY: a new list of `total` empty slots (or null with an exception set), which the
+    // parts' destinations cover once each, end to end.
     unsafe {
         let list = ffi::PyList_New(total as ffi::Py_ssize_t);
         let list = Bound::from_owned_ptr_or_err(py, list)?;
         let Some(items) = item_array(py, list.as_ptr()) else {
             return PyList::new(py, parts.iter().flatten());
         };
-        let starts = parts.iter().scan(0, |at, p| {
-            let start = *at;
-            *at += p.len();
-            Some(start)
+        let mut at = 0;
+        let dests = parts.iter().map(|p| {
+            let dest = Dest::new(items.add(at), p);
+            at += p.len();
+            dest
         });
-        let jobs: Vec<(usize, &[Rank])> = starts.zip(parts.iter().map(Vec::as_slice)).collect();
-        let items = SendPtr(items);
-        let stored: Vec<Stored> = pool.install(|| {
-            jobs.par_iter()
-                // SAFETY: `start..start + tokens.len()` is this part's alone, in the list.
-                .map(|&(start, tokens)| ints.store_held(tokens, items.get().add(start)))
-                .collect()
-        });
-        // Every stored reference is counted before an int is made: making one can fail, and
-        // the list then dropped gives back every reference it holds.
-        for stored in &stored {
-            ints.count_shared(&stored.shared);
-        }
-        for ((start, tokens), stored) in jobs.iter().zip(stored) {
-            for i in stored.left {
-                *items.get().add(start + i) = ints.get(py, tokens[i])?;
-            }
-        }
+        fill_on_pool(py, enc, pool, &dests.collect::<Vec<_>>())?;
         Ok(list.cast_into_unchecked())
     }
+}
+
+/// Where the ints of a run of tokens go: an item array with room for them, held for the pool.
+pub(crate) struct Dest<'a> {
+    items: SendPtr,
+    tokens: &'a [Rank],
+}
+
+impl<'a> Dest<'a> {
+    /// # Safety
+    /// `items` must have room for `tokens.len()` pointers, empty, which nothing else touches
+    /// until `fill_on_pool` returns.
+    pub(crate) unsafe fn new(items: *mut *mut ffi::PyObject, tokens: &'a [Rank]) -> Self {
+        Dest {
+            items: SendPtr(items),
+            tokens,
+        }
+    }
+}
+
+/// Fills each destination with its tokens' ints on `pool`'s threads, then, on this thread
+/// (which keeps the GIL, so no Python code can meet the unfinished lists), makes the ints no
+/// thread could (a slot still empty) and counts the references the shared ones took. The
+/// threads store only pointers to ints that live as long as the process, each taking one of
+/// their held references, which needs no write to the int.
+///
+/// On an error some items stay empty, which a list's deallocation skips; every stored
+/// reference is counted first, so dropping the lists then gives back only what they hold.
+///
+/// # Safety
+/// The GIL must be held and every `Dest` valid (see `Dest::new`); the encoding has shared ints
+/// (`cache_for` is some).
+pub(crate) unsafe fn fill_on_pool(
+    py: Python<'_>,
+    enc: &Encoding,
+    pool: &ThreadPool,
+    dests: &[Dest<'_>],
+) -> PyResult<()> {
+    let Some(ints) = cache_for(enc) else {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err("no shared ints"));
+    };
+    // A few runs a task: many short texts' lists share a tally of the shared ints.
+    let per_task = dests.len().div_ceil(pool.current_num_threads() * 8).max(1);
+    let stored: Vec<Stored> = pool.install(|| {
+        dests
+            .par_chunks(per_task)
+            .map(|chunk| {
+                let mut stored = Stored {
+                    left: Vec::new(),
+                    shared: vec![0; SMALL_INTS],
+                };
+                for (k, d) in chunk.iter().enumerate() {
+                    // SAFETY: each destination is its own (see `Dest::new`).
+                    unsafe { ints.store_held(d.tokens, d.items.get(), k, &mut stored) };
+                }
+                stored
+            })
+            .collect()
+    });
+    for s in &stored {
+        ints.count_shared(&s.shared);
+    }
+    for (chunk, s) in dests.chunks(per_task).zip(stored) {
+        for (k, i) in s.left {
+            *chunk[k].items.get().add(i) = ints.get(py, chunk[k].tokens[i])?;
+        }
+    }
+    Ok(())
 }
 
 /// A raw item array handed to the pool's threads (each stores only into its own range).
@@ -295,7 +350,10 @@ impl SendPtr {
 ///
 /// # Safety
 /// `list` must be a live list object, and the GIL held.
-unsafe fn item_array(py: Python<'_>, list: *mut ffi::PyObject) -> Option<*mut *mut ffi::PyObject> {
+pub(crate) unsafe fn item_array(
+    py: Python<'_>,
+    list: *mut ffi::PyObject,
+) -> Option<*mut *mut ffi::PyObject> {
     static CHECKED: OnceLock<bool> = OnceLock::new();
     const OFFSET: usize = std::mem::size_of::<ffi::PyVarObject>();
     let known = *CHECKED.get_or_init(|| {
