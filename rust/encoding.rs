@@ -1,7 +1,6 @@
 //! An encoding: vocabulary, pre-tokenizer and special tokens, with tiktoken's encode and decode
 //! semantics, and counting paths that never build the token list.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use std::ops::Range;
@@ -352,6 +351,18 @@ impl Encoding {
         parts: usize,
     ) -> Result<Vec<Rank>, EncodeError> {
         Ok(self.encode_parts_with(text, specials, parts)?.concat())
+    }
+
+    /// `encode_with` on one thread, the tokens appended to `out` (on an error, `out` may keep
+    /// some of them).
+    pub fn encode_with_into(
+        &self,
+        text: &str,
+        specials: &Specials,
+        out: &mut Vec<Rank>,
+    ) -> Result<(), EncodeError> {
+        self.check(text, &specials.refused)?;
+        self.for_each_token(text, &specials.allowed, out)
     }
 
     /// `encode_with`, its tokens left in the parts the text was cut into (one part when it
@@ -752,55 +763,6 @@ impl Encoding {
     }
 }
 
-/// Token lists laid end to end: `ids[offsets[i]..offsets[i + 1]]` are the tokens of text i.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct FlatTokens {
-    pub ids: Vec<Rank>,
-    pub offsets: Vec<u64>,
-}
-
-/// Lays token lists end to end.
-pub fn flatten(lists: Vec<Vec<Rank>>) -> FlatTokens {
-    let total = lists.iter().map(Vec::len).sum();
-    let mut flat = FlatTokens {
-        ids: Vec::with_capacity(total),
-        offsets: Vec::with_capacity(lists.len() + 1),
-    };
-    flat.offsets.push(0);
-    for list in lists {
-        flat.ids.extend_from_slice(&list);
-        flat.offsets.push(flat.ids.len() as u64);
-    }
-    flat
-}
-
-impl FlatTokens {
-    /// Encode results laid end to end, or the first error among them (in order).
-    pub fn from_results(lists: Vec<Result<Vec<Rank>, EncodeError>>) -> Result<Self, EncodeError> {
-        lists.into_iter().collect::<Result<_, _>>().map(flatten)
-    }
-
-    /// The ids as little-endian u32 and the offsets as little-endian u64, as bytes: the memory
-    /// itself on little-endian machines.
-    pub fn le_bytes(&self) -> (Cow<'_, [u8]>, Cow<'_, [u8]>) {
-        (
-            le_bytes(&self.ids, u32::to_le_bytes),
-            le_bytes(&self.offsets, u64::to_le_bytes),
-        )
-    }
-}
-
-/// The little-endian bytes of integers (`T` is u32 or u64: no padding).
-fn le_bytes<T: Copy, const N: usize>(values: &[T], to_le: fn(T) -> [u8; N]) -> Cow<'_, [u8]> {
-    if cfg!(target_endian = "little") {
-        // SAFETY: plain integers, no padding; the slice covers exactly their memory.
-        let len = std::mem::size_of_val(values);
-        Cow::Borrowed(unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), len) })
-    } else {
-        Cow::Owned(values.iter().flat_map(|&v| to_le(v)).collect())
-    }
-}
-
 enum Segment<'t> {
     Text(&'t str),
     Special(Rank),
@@ -956,31 +918,6 @@ mod tests {
                 });
             }
         }
-    }
-
-    #[test]
-    fn flat_tokens_keep_each_texts_span() {
-        let flat = flatten(vec![vec![1, 2], vec![], vec![3]]);
-        assert_eq!(flat.ids, vec![1, 2, 3]);
-        assert_eq!(flat.offsets, vec![0, 2, 2, 3]);
-        let none = flatten(Vec::new());
-        assert!(none.ids.is_empty());
-        assert_eq!(none.offsets, vec![0]);
-    }
-
-    #[test]
-    fn flat_tokens_as_little_endian_bytes() {
-        let flat = FlatTokens::from_results(vec![Ok(vec![1, 0x0102_0304]), Ok(vec![])]).unwrap();
-        let (ids, offsets) = flat.le_bytes();
-        assert_eq!(&*ids, &[1, 0, 0, 0, 4, 3, 2, 1]);
-        assert_eq!(offsets.len(), 3 * 8);
-        assert_eq!(&offsets[8..16], &[2, 0, 0, 0, 0, 0, 0, 0]);
-        let failed = FlatTokens::from_results(vec![
-            Ok(vec![1]),
-            Err(EncodeError::MissingByte(7)),
-            Err(EncodeError::MissingByte(8)),
-        ]);
-        assert_eq!(failed, Err(EncodeError::MissingByte(7)));
     }
 
     #[test]

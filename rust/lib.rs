@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod chat;
 pub mod embed;
 pub mod encoding;
+pub mod flat;
 pub mod handle;
 pub mod piece_cache;
 pub mod pretokenize;

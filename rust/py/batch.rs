@@ -4,13 +4,15 @@
 //! overlaps the encoding instead of following it. Between chunks the calling thread checks for
 //! Python signals (see `watched`): Ctrl-C stops the tasks between texts.
 
+use pyo3::exceptions::PyMemoryError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyByteArray, PyList};
 
 use super::ints::{fill_on_pool, has_shared_ints, item_array, token_list, Dest};
 use super::{count_of, items_of, run_detached, texts_of, watched, ThreadCount};
-use crate::encoding::{EncodeError, Encoding};
+use crate::encoding::{Encoding, Specials};
+use crate::flat::{self, Run};
 use crate::threads;
 use crate::vocab::Rank;
 
@@ -23,8 +25,9 @@ pub(crate) fn encode_lists<'py>(
     enc: &Encoding,
     threads: Option<ThreadCount>,
     texts: &Bound<'_, PyAny>,
-    encode: impl Fn(&str) -> Result<Vec<Rank>, EncodeError> + Sync,
+    specials: &Specials,
 ) -> PyResult<Bound<'py, PyList>> {
+    let encode = |t: &str| enc.encode_with(t, specials, 1);
     let items = items_of(texts)?;
     let texts = texts_of(&items)?;
     // SAFETY: a new list of `n` empty slots (or null with an exception set); every slot is
@@ -41,16 +44,17 @@ pub(crate) fn encode_lists<'py>(
         });
         fill(py, enc, &list, 0, &lists??)?;
     } else if let Some(pool) = list_filling_pool(enc, threads)? {
-        let lists = watched(py, |signals| {
-            threads::map_watched(
-                Some(pool.current_num_threads()),
-                &texts,
-                |t| encode(t),
-                signals,
-            )
+        let runs: Vec<_> = texts.chunks(flat::TEXTS_PER_RUN).collect();
+        let runs = watched(py, |signals| {
+            let threads = Some(pool.current_num_threads());
+            threads::map_watched(threads, &runs, |r| Run::encode(enc, r, specials), signals)
         })?;
-        let lists = lists.into_iter().collect::<Result<Vec<_>, _>>()?;
-        fill_all(py, enc, &list, &lists, &pool)?;
+        let runs = runs.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let lists = runs.iter().flat_map(|run| {
+            let starts = std::iter::once(0).chain(run.ends.iter().copied());
+            starts.zip(&run.ends).map(|(a, &b)| &run.ids[a..b])
+        });
+        fill_all(py, enc, &list, &lists.collect::<Vec<_>>(), &pool)?;
     } else {
         let slots = list.clone().unbind();
         watched(py, |signals| {
@@ -89,7 +93,7 @@ fn fill_all(
     py: Python<'_>,
     enc: &Encoding,
     list: &Bound<'_, PyAny>,
-    lists: &[Vec<Rank>],
+    lists: &[&[Rank]],
     pool: &rayon::ThreadPool,
 ) -> PyResult<()> {
     let mut dests = Vec::with_capacity(lists.len());
@@ -117,10 +121,10 @@ fn fill(
     enc: &Encoding,
     list: &Bound<'_, PyAny>,
     start: usize,
-    lists: &[Vec<Rank>],
+    lists: &[impl AsRef<[Rank]>],
 ) -> PyResult<()> {
     for (j, tokens) in lists.iter().enumerate() {
-        let item = token_list(py, enc, tokens)?;
+        let item = token_list(py, enc, tokens.as_ref())?;
         // SAFETY: index in range, slot empty, and the reference is new (stolen).
         unsafe {
             ffi::PyList_SetItem(
@@ -131,4 +135,46 @@ fn fill(
         }
     }
     Ok(())
+}
+
+/// `encode` of each text laid end to end (see `crate::flat`): the ids as little-endian u32 in
+/// one bytearray and the offsets as little-endian u64 in another, one more than the texts.
+/// The runs of texts are encoded on the pool, watched for Ctrl-C; the ids' bytearray is made
+/// once at its final size and the pool writes the runs into it.
+pub(crate) fn encode_flat<'py>(
+    py: Python<'py>,
+    enc: &Encoding,
+    threads: Option<ThreadCount>,
+    texts: &Bound<'_, PyAny>,
+    specials: &Specials,
+) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+    let items = items_of(texts)?;
+    let texts = texts_of(&items)?;
+    let runs: Vec<_> = texts.chunks(flat::TEXTS_PER_RUN).collect();
+    let threads = count_of(threads);
+    let runs = watched(py, |signals| {
+        threads::map_watched(threads, &runs, |r| Run::encode(enc, r, specials), signals)
+    })?;
+    let runs = runs.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let offsets = flat::offsets(&runs);
+    let total = offsets.last().copied().unwrap_or(0) as usize;
+    let len = total
+        .checked_mul(4)
+        .and_then(|n| ffi::Py_ssize_t::try_from(n).ok())
+        .ok_or_else(|| PyMemoryError::new_err("too many tokens for one bytearray"))?;
+    // SAFETY: a new bytearray of `len` bytes, uninitialised (or null with an exception set);
+    // `write_ids_le` fills every byte before anything else can see it.
+    let ids = unsafe {
+        let made = ffi::PyByteArray_FromStringAndSize(std::ptr::null(), len);
+        let made = Bound::from_owned_ptr_or_err(py, made)?.cast_into_unchecked::<PyByteArray>();
+        let buf = ffi::PyByteArray_AsString(made.as_ptr()).cast::<u8>();
+        let out = std::slice::from_raw_parts_mut(buf, len as usize);
+        match runs.len() {
+            0 | 1 => flat::write_ids_le(&runs, out),
+            _ => threads::pool(threads)?.install(|| flat::write_ids_le(&runs, out)),
+        }
+        made
+    };
+    let offsets = PyByteArray::new(py, &flat::le_bytes(&offsets, u64::to_le_bytes));
+    Ok((ids, offsets))
 }

@@ -4,13 +4,13 @@ use std::collections::HashSet;
 
 use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList};
 use pyo3::IntoPyObjectExt;
 
-use super::batch::encode_lists;
+use super::batch::{encode_flat, encode_lists};
 use super::ints::{token_list, token_list_parts};
 use super::{count_of, par_map, run_detached, text_of, ThreadCount};
-use crate::encoding::{EncodeError, Encoding, FlatTokens, Specials};
+use crate::encoding::{EncodeError, Encoding, Specials};
 use crate::handle::EncodingHandle;
 use crate::threads;
 use crate::vocab::Rank;
@@ -173,13 +173,10 @@ impl CoreEncoding {
         flat: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let enc = self.enc();
-        let encode = |t: &str| enc.encode_with(t, &specials.0, 1);
         if !flat {
-            return Ok(encode_lists(py, enc, num_threads, texts, encode)?.into_any());
+            return Ok(encode_lists(py, enc, num_threads, texts, &specials.0)?.into_any());
         }
-        let flat = FlatTokens::from_results(par_map(py, num_threads, texts, encode)?)?;
-        let (ids, offsets) = flat.le_bytes();
-        (PyByteArray::new(py, &ids), PyByteArray::new(py, &offsets)).into_bound_py_any(py)
+        encode_flat(py, enc, num_threads, texts, &specials.0)?.into_bound_py_any(py)
     }
 
     /// `count` of each text, on Rust threads.
