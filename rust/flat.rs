@@ -41,6 +41,14 @@ impl Run {
     }
 }
 
+impl Run {
+    /// Each text's tokens, in order.
+    pub fn texts(&self) -> impl Iterator<Item = &[Rank]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(&self.ends).map(|(a, &b)| &self.ids[a..b])
+    }
+}
+
 /// Every text's start in the runs laid end to end, and the end of the last (one more than
 /// the texts).
 pub fn offsets(runs: &[Run]) -> Vec<u64> {
@@ -96,6 +104,8 @@ mod tests {
         let run = Run::encode(enc, &texts, &ordinary).unwrap();
         assert_eq!(run.ids, vec![9906, 1917, 0, 9906]);
         assert_eq!(run.ends, vec![2, 2, 3, 4]);
+        let texts: Vec<&[Rank]> = run.texts().collect();
+        assert_eq!(texts, [&[9906, 1917][..], &[], &[0], &[9906]]);
         let second = Run::encode(enc, &["world"], &ordinary).unwrap();
         let runs = [run, Run::default(), second];
         assert_eq!(offsets(&runs), vec![0, 2, 2, 3, 4, 5]);

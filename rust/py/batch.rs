@@ -1,8 +1,14 @@
-//! Batches of token lists: the core's pipeline (`threads::run_pipelined`) encodes chunks of the
-//! batch on Rust threads while the calling thread, taking the GIL for each finished chunk, turns
-//! it into Python lists. Building the lists is work only one thread can do; this way it
-//! overlaps the encoding instead of following it. Between chunks the calling thread checks for
-//! Python signals (see `watched`): Ctrl-C stops the tasks between texts.
+//! Batches as Python objects: token lists, or flat ids and offsets.
+//!
+//! On several threads (and a built-in encoding) the pool encodes every text, a run of texts
+//! at a time (`crate::flat`), then fills the lists the calling thread made empty
+//! (`ints::fill_on_pool`). Otherwise the core's pipeline (`threads::run_pipelined`) encodes
+//! chunks of the batch on Rust threads while the calling thread, taking the GIL for each
+//! finished chunk, turns it into Python lists. Flat batches are encoded in runs and written
+//! into one bytearray. Either way the calling thread checks for Python signals while the
+//! texts are encoded (see `watched`): Ctrl-C stops the tasks between texts.
+
+use std::borrow::Cow;
 
 use pyo3::exceptions::PyMemoryError;
 use pyo3::ffi;
@@ -44,17 +50,9 @@ pub(crate) fn encode_lists<'py>(
         });
         fill(py, enc, &list, 0, &lists??)?;
     } else if let Some(pool) = list_filling_pool(enc, threads)? {
-        let runs: Vec<_> = texts.chunks(flat::TEXTS_PER_RUN).collect();
-        let runs = watched(py, |signals| {
-            let threads = Some(pool.current_num_threads());
-            threads::map_watched(threads, &runs, |r| Run::encode(enc, r, specials), signals)
-        })?;
-        let runs = runs.into_iter().collect::<Result<Vec<_>, _>>()?;
-        let lists = runs.iter().flat_map(|run| {
-            let starts = std::iter::once(0).chain(run.ends.iter().copied());
-            starts.zip(&run.ends).map(|(a, &b)| &run.ids[a..b])
-        });
-        fill_all(py, enc, &list, &lists.collect::<Vec<_>>(), &pool)?;
+        let runs = encode_runs(py, enc, Some(pool.current_num_threads()), &texts, specials)?;
+        let lists: Vec<&[Rank]> = runs.iter().flat_map(Run::texts).collect();
+        fill_all(py, enc, &list, &lists, &pool)?;
     } else {
         let slots = list.clone().unbind();
         watched(py, |signals| {
@@ -150,12 +148,8 @@ pub(crate) fn encode_flat<'py>(
 ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
     let items = items_of(texts)?;
     let texts = texts_of(&items)?;
-    let runs: Vec<_> = texts.chunks(flat::TEXTS_PER_RUN).collect();
     let threads = count_of(threads);
-    let runs = watched(py, |signals| {
-        threads::map_watched(threads, &runs, |r| Run::encode(enc, r, specials), signals)
-    })?;
-    let runs = runs.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let runs = encode_runs(py, enc, threads, &texts, specials)?;
     let offsets = flat::offsets(&runs);
     let total = offsets.last().copied().unwrap_or(0) as usize;
     let len = total
@@ -177,4 +171,20 @@ pub(crate) fn encode_flat<'py>(
     };
     let offsets = PyByteArray::new(py, &flat::le_bytes(&offsets, u64::to_le_bytes));
     Ok((ids, offsets))
+}
+
+/// The texts encoded a run at a time (see `crate::flat`) on the pool for `threads`, watched
+/// for Ctrl-C; the first error in order, if any.
+fn encode_runs(
+    py: Python<'_>,
+    enc: &Encoding,
+    threads: Option<usize>,
+    texts: &[Cow<'_, str>],
+    specials: &Specials,
+) -> PyResult<Vec<Run>> {
+    let runs: Vec<_> = texts.chunks(flat::TEXTS_PER_RUN).collect();
+    let runs = watched(py, |signals| {
+        threads::map_watched(threads, &runs, |r| Run::encode(enc, r, specials), signals)
+    })?;
+    Ok(runs.into_iter().collect::<Result<Vec<_>, _>>()?)
 }
