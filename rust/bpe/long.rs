@@ -86,9 +86,12 @@ impl LongPiece {
             self.bytes.extend_from_slice(&data[..take]);
             data = &data[take..];
             if self.bytes.len() - self.merged == CHUNK {
-                self.merge_pending(vocab)?;
+                let off_grid = self.merge_pending(vocab)?;
                 if self.bytes.len() >= self.next_commit {
                     self.commit(vocab, emit)?;
+                }
+                if off_grid {
+                    self.unmerge_last();
                 }
             }
         }
@@ -103,7 +106,7 @@ impl LongPiece {
         emit: &mut impl FnMut(Rank),
     ) -> Result<(), MissingByte> {
         let result = if self.merged < self.bytes.len() {
-            self.merge_pending(vocab)
+            self.merge_pending(vocab).map(drop)
         } else {
             Ok(())
         };
@@ -126,11 +129,14 @@ impl LongPiece {
         self.next_commit = self.commit_bytes;
     }
 
-    /// Merges the bytes after `merged` (a chunk, or the last part) and stitches them on.
-    fn merge_pending(&mut self, vocab: &Vocab) -> Result<(), MissingByte> {
+    /// Merges the bytes after `merged` (a chunk, or the last part) and stitches them on; true
+    /// when the chunk was the same bytes as the one before (a run of one letter or emoji) and
+    /// its seam was not plain: the run's tokens lie off the chunk grid.
+    fn merge_pending(&mut self, vocab: &Vocab) -> Result<bool, MissingByte> {
         let start = self.merged;
         let chunk = &self.bytes[start..];
-        if chunk != self.last_chunk.as_slice() {
+        let repeated = chunk == self.last_chunk.as_slice();
+        if !repeated {
             self.right.clear();
             merge_into(vocab, chunk, &mut self.right)?;
             self.last_chunk.clear();
@@ -140,16 +146,38 @@ impl LongPiece {
         let stitched = self.stitch(vocab, &right, start);
         self.right = right;
         self.merged = self.bytes.len();
-        stitched
+        stitched.map(|plain| repeated && !plain)
     }
 
-    /// Appends `right` (the tokens of `bytes[start..]`) to the tokens of `bytes[..start]`.
+    /// Gives the bytes of the last token back to the pending ones, so that the next chunk
+    /// starts where a token of the whole piece starts. Dropping the last token of a result
+    /// leaves the result of the shorter prefix (see the parent module), so what stays merged
+    /// is still exact. In a run of one letter behind a head that shifts its tokens off the
+    /// chunk grid, the chunks then start on the run's tokens, their own tokens are the
+    /// piece's, and the seams are plain again: `'plqehqfn' + 'a' * 1_000_000` took twice as
+    /// long as behind other heads, each seam re-merging a window.
+    fn unmerge_last(&mut self) {
+        let Some(&end) = self.ends.last() else {
+            return;
+        };
+        let start = self.ends.len().checked_sub(2).map_or(0, |i| self.ends[i]);
+        // The pending bytes must stay under a chunk.
+        if end - start >= CHUNK {
+            return;
+        }
+        self.tokens.pop();
+        self.ends.pop();
+        self.merged = start;
+    }
+
+    /// Appends `right` (the tokens of `bytes[start..]`) to the tokens of `bytes[..start]`; true
+    /// when they met without a change (a plain seam).
     fn stitch(
         &mut self,
         vocab: &Vocab,
         right: &[(Rank, u32)],
         start: usize,
-    ) -> Result<(), MissingByte> {
+    ) -> Result<bool, MissingByte> {
         let (left, taken) = seam(
             vocab,
             &self.bytes,
@@ -170,7 +198,7 @@ impl LongPiece {
             self.tokens.push(t);
             self.ends.push(at);
         }
-        Ok(())
+        Ok((left, taken) == (0, 0))
     }
 
     /// Hands out the tokens before the frontier (see the module docs) and drops their bytes.
@@ -398,6 +426,28 @@ mod tests {
                 assert_eq!(got, whole);
                 // A few thousand bytes at most, whatever the piece's length.
                 assert!(most < 16_384, "held {most} bytes");
+            }
+        }
+    }
+
+    #[test]
+    fn runs_of_one_unit_behind_any_head_are_exact() {
+        // Heads shift a run's tokens off the chunk grid by every offset; the merger then gives
+        // a token's bytes back to realign (`unmerge_last`), which must never change a token.
+        let heads = [
+            "", "b", "pl", "plq", "plqe", "plqeh", "plqehq", "plqehqf", "plqehqfn",
+        ];
+        let units = ["a", "😀", "ab", "1", "\u{4e00}"];
+        for vocab in vocabs() {
+            for head in heads.iter().chain(&["mrpsgzvq", "!#", "zz"]) {
+                for unit in units {
+                    let piece = format!("{head}{}", unit.repeat(600 / unit.len())).into_bytes();
+                    let expected = reference_merge(vocab, &piece);
+                    for every in [64, 1 << 16] {
+                        let (got, _) = fed(vocab, &piece, &[7, 300], every);
+                        assert_eq!(got, expected, "{head:?} + {unit:?}, commit every {every}");
+                    }
+                }
             }
         }
     }
