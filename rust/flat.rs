@@ -39,9 +39,7 @@ impl Run {
         }
         Ok(run)
     }
-}
 
-impl Run {
     /// Each text's tokens, in order.
     pub fn texts(&self) -> impl Iterator<Item = &[Rank]> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());
