@@ -603,37 +603,16 @@ impl Encoding {
             for (&probe, &(a, b)) in probes.iter().zip(spans) {
                 let piece = &s[a..b];
                 if piece.len() > piece_cache::MAX_PIECE {
-                    if let Err(e) = bpe::encode_piece(vocab, piece, &mut |t| emit.push(t)) {
-                        err = Some(e);
-                    }
+                    long_piece(vocab, piece, emit, &mut err);
                     continue;
                 }
                 match cache.get(probe, piece.len()) {
-                    Some(Hit::Inline(ids, count)) => {
-                        emit.push_cached(ids, count);
-                        continue;
+                    Some(Hit::Inline(ids, count)) => emit.push_cached(ids, count),
+                    Some(Hit::Spilled(tokens)) => emit.push_all(tokens),
+                    None => {
+                        misses += 1;
+                        missed_piece(vocab, cache, probe, piece, emit, &mut err);
                     }
-                    Some(Hit::Spilled(tokens)) => {
-                        emit.push_all(tokens);
-                        continue;
-                    }
-                    None => {}
-                }
-                misses += 1;
-                // A piece of MAX_PIECE bytes has at most that many tokens.
-                let mut tokens = [0; piece_cache::MAX_PIECE];
-                let mut n = 0;
-                let found = bpe::encode_piece_behind_cache(vocab, piece, &mut |t| {
-                    if n < tokens.len() {
-                        tokens[n] = t;
-                    }
-                    n += 1;
-                    emit.push(t);
-                });
-                match found {
-                    Ok(()) if n <= tokens.len() => cache.put(probe, piece.len(), &tokens[..n]),
-                    Ok(()) => {}
-                    Err(e) => err = Some(e),
                 }
             }
         })?;
@@ -766,6 +745,49 @@ impl Encoding {
 enum Segment<'t> {
     Text(&'t str),
     Special(Rank),
+}
+
+/// The tokens of a piece longer than the piece cache keeps: merged every time. Out of line, so
+/// the lookup loop keeps its registers.
+#[inline(never)]
+fn long_piece(
+    vocab: &Vocab,
+    piece: &[u8],
+    emit: &mut impl TokenSink,
+    err: &mut Option<MissingByte>,
+) {
+    if let Err(e) = bpe::encode_piece(vocab, piece, &mut |t| emit.push(t)) {
+        *err = Some(e);
+    }
+}
+
+/// The tokens of a short piece the cache does not hold yet, which it then keeps. Out of line:
+/// once a text's pieces are known, it rarely runs.
+#[cold]
+#[inline(never)]
+fn missed_piece(
+    vocab: &Vocab,
+    cache: &mut PieceCache,
+    probe: Probe,
+    piece: &[u8],
+    emit: &mut impl TokenSink,
+    err: &mut Option<MissingByte>,
+) {
+    // A piece of MAX_PIECE bytes has at most that many tokens.
+    let mut tokens = [0; piece_cache::MAX_PIECE];
+    let mut n = 0;
+    let found = bpe::encode_piece_behind_cache(vocab, piece, &mut |t| {
+        if n < tokens.len() {
+            tokens[n] = t;
+        }
+        n += 1;
+        emit.push(t);
+    });
+    match found {
+        Ok(()) if n <= tokens.len() => cache.put(probe, piece.len(), &tokens[..n]),
+        Ok(()) => {}
+        Err(e) => *err = Some(e),
+    }
 }
 
 #[cfg(test)]
