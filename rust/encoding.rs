@@ -601,17 +601,17 @@ impl Encoding {
             }
             misses = 0;
             for (&probe, &(a, b)) in probes.iter().zip(spans) {
-                let piece = &s[a..b];
-                if piece.len() > piece_cache::MAX_PIECE {
-                    long_piece(vocab, piece, emit, &mut err);
+                let len = b - a;
+                if len > piece_cache::MAX_PIECE {
+                    long_piece(vocab, &s[a..b], emit, &mut err);
                     continue;
                 }
-                match cache.get(probe, piece.len()) {
+                match cache.get(probe, len) {
                     Some(Hit::Inline(ids, count)) => emit.push_cached(ids, count),
                     Some(Hit::Spilled(tokens)) => emit.push_all(tokens),
                     None => {
                         misses += 1;
-                        missed_piece(vocab, cache, probe, piece, emit, &mut err);
+                        missed_piece(vocab, cache, probe, &s[a..b], emit, &mut err);
                     }
                 }
             }
