@@ -26,6 +26,21 @@ pub const MAX_TOKENS: usize = 3;
 const SETS: usize = 1 << 16;
 /// Most spilled tokens kept (4 MiB); when full, the table starts again empty.
 const SPILL_LIMIT: usize = 1 << 20;
+/// For a piece of n bytes, the masks that keep its bytes of the two words read from its start
+/// (a table: shifting a u128 by a variable amount takes a longer sequence).
+const KEY_MASKS: [[u64; 2]; MAX_PIECE + 1] = {
+    let mut masks = [[0; 2]; MAX_PIECE + 1];
+    let mut n = 1;
+    while n <= MAX_PIECE {
+        masks[n] = if n <= 8 {
+            [u64::MAX >> (64 - 8 * n), 0]
+        } else {
+            [u64::MAX, u64::MAX >> (128 - 8 * n)]
+        };
+        n += 1;
+    }
+    masks
+};
 /// Tables kept per thread, one per vocabulary, most recent first.
 const TABLES: usize = 2;
 
@@ -60,17 +75,30 @@ const EMPTY: Entry = Entry {
     ids: [0; MAX_TOKENS],
 };
 
-/// A piece's key and its entry's index, computed once per piece.
+/// A piece's key and hash, computed once per piece; its sets follow from the hash.
 #[derive(Clone, Copy, Default)]
 pub struct Probe {
     key: u128,
-    slot: u32,
-    /// The second set, looked in when the first does not hold the piece.
-    alt: u32,
+    hash: u64,
+}
+
+impl Probe {
+    /// The piece's first set.
+    #[inline(always)]
+    fn slot(self) -> usize {
+        two_sets(self.hash, SETS)[0]
+    }
+
+    /// The second set, looked in when the first does not hold the piece (computed only then).
+    #[inline(always)]
+    fn alt(self) -> usize {
+        two_sets(self.hash, SETS)[1]
+    }
 }
 
 pub struct PieceCache {
-    sets: Box<[Set]>,
+    /// A fixed length, so that an index made of the hash's top bits needs no bounds check.
+    sets: Box<[Set; SETS]>,
     /// Tokens of the pieces with more than MAX_TOKENS: an entry's `ids[0]` is where they start.
     spilled: Vec<Rank>,
     /// Counts puts (wrapping), to stamp entries.
@@ -94,7 +122,7 @@ impl PieceCache {
             if ptr.is_null() {
                 handle_alloc_error(layout);
             }
-            Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, SETS))
+            Box::from_raw(ptr as *mut [Set; SETS])
         };
         PieceCache {
             sets,
@@ -109,38 +137,39 @@ impl PieceCache {
     pub fn probe(&self, text: &[u8], start: usize, end: usize, both: bool) -> Probe {
         let len = end - start;
         debug_assert!((1..=MAX_PIECE).contains(&len));
-        let key = match text.get(start..start + 16) {
+        let (lo, hi) = match text.get(start..start + 16) {
             // One load, then the bytes past the piece masked off.
             Some(window) => {
-                u128::from_le_bytes(window.try_into().expect("16 bytes"))
-                    & (u128::MAX >> ((16 - len) * 8))
+                let word =
+                    |at: usize| u64::from_le_bytes(window[at..at + 8].try_into().expect("8"));
+                let [lo_mask, hi_mask] = KEY_MASKS[len];
+                (word(0) & lo_mask, word(8) & hi_mask)
             }
             None => {
                 let mut buf = [0u8; 16];
                 buf[..len].copy_from_slice(&text[start..end]);
-                u128::from_le_bytes(buf)
+                let key = u128::from_le_bytes(buf);
+                (key as u64, (key >> 64) as u64)
             }
         };
-        let (lo, hi) = (key as u64, (key >> 64) as u64);
         let hash = (lo ^ hi.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ len as u64)
             .wrapping_mul(0x517c_c1b7_2722_0a95);
-        let [slot, alt] = two_sets(hash, SETS);
-        crate::vocab::prefetch_read(self.sets.as_ptr().wrapping_add(slot));
+        let probe = Probe {
+            key: lo as u128 | (hi as u128) << 64,
+            hash,
+        };
+        crate::vocab::prefetch_read(&self.sets[probe.slot()]);
         if both {
-            crate::vocab::prefetch_read(self.sets.as_ptr().wrapping_add(alt));
+            crate::vocab::prefetch_read(&self.sets[probe.alt()]);
         }
-        Probe {
-            key,
-            slot: slot as u32,
-            alt: alt as u32,
-        }
+        probe
     }
 
     /// The entry of the probed piece, in its first set or else its second.
     #[inline(always)]
     fn find(&self, probe: Probe, len: usize) -> Option<&Entry> {
         let holds = |e: &Entry| e.holds(probe, len);
-        let [a, b] = &self.sets[probe.slot as usize].0;
+        let [a, b] = &self.sets[probe.slot()].0;
         if holds(a) {
             return Some(a);
         }
@@ -148,7 +177,7 @@ impl PieceCache {
             return Some(b);
         }
         // Most pieces sit in their first set; the second is read only when it is not there.
-        let [c, d] = &self.sets[probe.alt as usize].0;
+        let [c, d] = &self.sets[probe.alt()].0;
         [c, d].into_iter().find(|e| holds(e))
     }
 
@@ -190,7 +219,7 @@ impl PieceCache {
             stamp: self.clock,
             ids,
         };
-        let (first, second) = (probe.slot as usize, probe.alt as usize);
+        let (first, second) = (probe.slot(), probe.alt());
         // A piece already held (put again) is replaced where it is, so no older copy remains.
         for slot in [first, second] {
             if let Some(e) = self.sets[slot].0.iter_mut().find(|e| e.holds(probe, len)) {
@@ -295,8 +324,7 @@ mod tests {
         let inner = cache.probe(text, 0, 4, false);
         let at_end = cache.probe(text, text.len() - 4, text.len(), false);
         assert_eq!(inner.key, at_end.key);
-        assert_eq!(inner.slot, at_end.slot);
-        assert_eq!(inner.alt, at_end.alt);
+        assert_eq!(inner.hash, at_end.hash);
         // Sixteen bytes exactly, inside and at the end.
         let long = b"0123456789abcdef0123456789abcdef";
         assert_eq!(
@@ -337,12 +365,12 @@ mod tests {
         let mut cache = PieceCache::new();
         // Pieces "w0", "w1", ... until three share a first set.
         let texts: Vec<String> = (0..100_000).map(|i| format!("w{i}")).collect();
-        let mut by_slot = std::collections::HashMap::<u32, Vec<usize>>::new();
+        let mut by_slot = std::collections::HashMap::<usize, Vec<usize>>::new();
         let three = texts
             .iter()
             .enumerate()
             .find_map(|(i, t)| {
-                let slot = cache.probe(t.as_bytes(), 0, t.len(), false).slot;
+                let slot = cache.probe(t.as_bytes(), 0, t.len(), false).slot();
                 let met = by_slot.entry(slot).or_default();
                 met.push(i);
                 (met.len() == 3).then(|| met.clone())
@@ -373,13 +401,13 @@ mod tests {
             ids: [0; MAX_TOKENS],
         };
         cache.clock = 100;
-        cache.sets[probe.slot as usize] = Set([filler(9, 90), filler(10, 50)]);
-        cache.sets[probe.alt as usize] = Set([filler(11, 80), filler(12, 10)]);
+        cache.sets[probe.slot()] = Set([filler(9, 90), filler(10, 50)]);
+        cache.sets[probe.alt()] = Set([filler(11, 80), filler(12, 10)]);
         cache.put(probe, 5, &[3]);
         assert_eq!(tokens(cache.get(probe, 5)), Some(vec![3]));
-        let second = cache.sets[probe.alt as usize].0;
+        let second = cache.sets[probe.alt()].0;
         assert_eq!((second[0].len, second[1].len), (5, 11));
-        let first = cache.sets[probe.slot as usize].0;
+        let first = cache.sets[probe.slot()].0;
         assert_eq!((first[0].len, first[1].len), (9, 10));
     }
 
