@@ -44,8 +44,18 @@ const SMALL_INTS: usize = 257;
 struct Stored {
     /// (destination, index in it) of tokens whose int was not made yet.
     left: Vec<(usize, usize)>,
-    /// References taken from each shared int (by token id), not yet counted.
+    /// References taken from each shared int (by token id), not yet counted; SMALL_INTS + 1
+    /// entries, the last a spare that is never counted.
     shared: Vec<u32>,
+}
+
+impl Stored {
+    fn new() -> Self {
+        Stored {
+            left: Vec::new(),
+            shared: vec![0; SMALL_INTS + 1],
+        }
+    }
 }
 
 /// One slot per token id, filled on first use (zeroed memory costs nothing until then).
@@ -98,17 +108,18 @@ impl TokenInts {
             if let Some(&ahead) = tokens.get(i + PREFETCH_AHEAD) {
                 self.prefetch(ahead);
             }
-            let slot = self.slots[t as usize].load(Ordering::Acquire);
-            let shared = slot as usize & SHARED != 0;
-            match stored.shared.get_mut(t as usize) {
-                _ if slot.is_null() => stored.left.push((dest, i)),
-                _ if !shared => *items.add(i) = slot,
-                Some(n) => {
-                    *n += 1;
-                    *items.add(i) = (slot as usize & !SHARED) as *mut ffi::PyObject;
-                }
-                None => stored.left.push((dest, i)),
+            let slot = self.slots[t as usize].load(Ordering::Acquire) as usize;
+            let shared = slot & SHARED;
+            // Only CPython's small ints are shared, all of them below SMALL_INTS; anything
+            // else (an empty slot, or a shared int no CPython makes) goes to the GIL's holder.
+            if slot == 0 || (shared != 0 && t as usize >= SMALL_INTS) {
+                stored.left.push((dest, i));
+                continue;
             }
+            *items.add(i) = (slot & !SHARED) as *mut ffi::PyObject;
+            // Tallied without a branch (whether a token is a small int is as unpredictable
+            // as the text): an int with held references adds 0, to the tally's spare last entry.
+            stored.shared[(t as usize).min(SMALL_INTS)] += shared as u32;
         }
     }
 
@@ -117,7 +128,11 @@ impl TokenInts {
     /// # Safety
     /// The GIL must be held; `shared` must come from `store_held` on this table.
     unsafe fn count_shared(&self, shared: &[u32]) {
-        for (t, &n) in shared.iter().enumerate().filter(|(_, &n)| n > 0) {
+        for (t, &n) in shared[..SMALL_INTS]
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+        {
             let slot = self.slots[t].load(Ordering::Acquire);
             let obj = (slot as usize & !SHARED) as *mut ffi::PyObject;
             (*obj).ob_refcnt += n as ffi::Py_ssize_t;
@@ -199,19 +214,21 @@ pub(crate) fn token_list<'py>(
         return PyList::new(py, tokens);
     };
     // SAFETY: PyList_New gives a new list of `len` empty slots (or null with an exception
-    // set); each slot is filled exactly once with a reference from `get`, which the list
-    // then owns (PyList_SetItem steals it; a direct store into the checked item array does
-    // the same).
+    // set); each slot is filled exactly once with a reference the list then owns: a held one
+    // or a shared int's counted one (`store_held` and `count_shared`, before anything can
+    // fail), or one from `get` (PyList_SetItem steals it; a direct store into the checked
+    // item array does the same).
     unsafe {
         let list = ffi::PyList_New(tokens.len() as ffi::Py_ssize_t);
         let list = Bound::from_owned_ptr_or_err(py, list)?;
         if let Some(items) = item_array(py, list.as_ptr()) {
-            for (i, &t) in tokens.iter().enumerate() {
-                // The slots of the tokens a few ahead start loading: they lie scattered.
-                if let Some(&ahead) = tokens.get(i + PREFETCH_AHEAD) {
-                    ints.prefetch(ahead);
-                }
-                *items.add(i) = ints.get(py, t)?;
+            // As the pool's threads do (`fill_on_pool`): held references stored, shared ints
+            // tallied and counted before anything can fail, then the ints not made yet.
+            let mut stored = Stored::new();
+            ints.store_held(tokens, items, 0, &mut stored);
+            ints.count_shared(&stored.shared);
+            for (_, i) in stored.left {
+                *items.add(i) = ints.get(py, tokens[i])?;
             }
         } else {
             for (i, &t) in tokens.iter().enumerate() {
@@ -305,10 +322,7 @@ pub(crate) unsafe fn fill_on_pool(
         dests
             .par_chunks(per_task)
             .map(|chunk| {
-                let mut stored = Stored {
-                    left: Vec::new(),
-                    shared: vec![0; SMALL_INTS],
-                };
+                let mut stored = Stored::new();
                 for (k, d) in chunk.iter().enumerate() {
                     // SAFETY: each destination is its own (see `Dest::new`).
                     unsafe { ints.store_held(d.tokens, d.items.get(), k, &mut stored) };

@@ -80,6 +80,19 @@ def check_reference_counts_of_lists_filled_on_threads() -> None:
         assert refs() == [b + first.count(t) for b, t in zip(before, small, strict=True)]
     del batch
     assert refs() == before
+    # One thread stores and tallies them the same way, on the calling thread.
+    one = enc.encode_ordinary(text, num_threads=1)
+    assert one == first
+    if sys.version_info < (3, 12):
+        assert refs() == [b + first.count(t) for b, t in zip(before, small, strict=True)]
+    del one
+    assert refs() == before
+    lists = enc.encode_ordinary_batch(text.splitlines(keepends=True), num_threads=1)
+    assert list(itertools.chain.from_iterable(lists)) == first
+    if sys.version_info < (3, 12):
+        assert refs() == [b + first.count(t) for b, t in zip(before, small, strict=True)]
+    del lists
+    assert refs() == before
 
 
 def test_threads_keep_the_special_token_check() -> None:
