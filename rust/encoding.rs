@@ -747,8 +747,8 @@ enum Segment<'t> {
     Special(Rank),
 }
 
-/// The tokens of a piece longer than the piece cache keeps: merged every time. Out of line, so
-/// the lookup loop keeps its registers.
+/// The tokens of a piece longer than the piece cache keeps (see `bpe::encode_long_piece`).
+/// Out of line, so the lookup loop keeps its registers.
 #[inline(never)]
 fn long_piece(
     vocab: &Vocab,
@@ -756,7 +756,7 @@ fn long_piece(
     emit: &mut impl TokenSink,
     err: &mut Option<MissingByte>,
 ) {
-    if let Err(e) = bpe::encode_piece(vocab, piece, &mut |t| emit.push(t)) {
+    if let Err(e) = bpe::encode_long_piece(vocab, piece, &mut |t| emit.push(t)) {
         *err = Some(e);
     }
 }
