@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import itertools
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -66,33 +67,31 @@ def check_reference_counts_of_lists_filled_on_threads() -> None:
         return [sys.getrefcount(t) for t in small]
 
     before = refs()
-    again = enc.encode_ordinary(text, num_threads=2)
-    assert again == first == expected
-    if sys.version_info < (3, 12):  # from 3.12 small ints are immortal, their count fixed
-        assert refs() == [b + again.count(t) for b, t in zip(before, small, strict=True)]
-    assert all(sys.getrefcount(t) > 2**31 for t in again if t > 256)
-    del again
-    assert refs() == before
-    # A batch's lists are filled on the pool's threads the same way.
-    batch = enc.encode_ordinary_batch(text.splitlines(keepends=True), num_threads=2)
-    assert list(itertools.chain.from_iterable(batch)) == first
-    if sys.version_info < (3, 12):
-        assert refs() == [b + first.count(t) for b, t in zip(before, small, strict=True)]
-    del batch
-    assert refs() == before
-    # One thread stores and tallies them the same way, on the calling thread.
-    one = enc.encode_ordinary(text, num_threads=1)
-    assert one == first
-    if sys.version_info < (3, 12):
-        assert refs() == [b + first.count(t) for b, t in zip(before, small, strict=True)]
-    del one
-    assert refs() == before
-    lists = enc.encode_ordinary_batch(text.splitlines(keepends=True), num_threads=1)
-    assert list(itertools.chain.from_iterable(lists)) == first
-    if sys.version_info < (3, 12):
-        assert refs() == [b + first.count(t) for b, t in zip(before, small, strict=True)]
-    del lists
-    assert refs() == before
+    assert first == expected
+    assert all(sys.getrefcount(t) > 2**31 for t in first if t > 256)
+
+    def held_and_given_back(make: Callable[[int], list[int]], threads: int) -> None:
+        held = make(threads)
+        assert held == first
+        if sys.version_info < (3, 12):  # from 3.12 small ints are immortal, their count fixed
+            assert refs() == [b + first.count(t) for b, t in zip(before, small, strict=True)]
+        del held
+        assert refs() == before
+
+    lines = text.splitlines(keepends=True)
+
+    def whole(threads: int) -> list[int]:
+        return enc.encode_ordinary(text, num_threads=threads)
+
+    def batched(threads: int) -> list[int]:
+        lists = enc.encode_ordinary_batch(lines, num_threads=threads)
+        return list(itertools.chain.from_iterable(lists))
+
+    # On two threads the pool's threads store the ints; on one, the calling thread stores and
+    # tallies them the same way. A batch's lists are filled the same way too.
+    for threads in (2, 1):
+        for make in (whole, batched):
+            held_and_given_back(make, threads)
 
 
 def test_threads_keep_the_special_token_check() -> None:
