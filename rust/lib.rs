@@ -6,6 +6,7 @@ pub mod bpe;
 pub mod builtin;
 pub mod bulk;
 pub mod chat;
+pub mod cpu;
 pub mod embed;
 pub mod encoding;
 pub mod flat;

@@ -80,8 +80,9 @@ impl Pretokenizer {
     /// Calls `f` with the pieces of `text` in order, as (start, end) byte offsets, up to
     /// [`BATCH`] at a time: a caller can start loading the memory a whole batch needs (hash
     /// slots in tables larger than the caches) before working on its first piece, so the loads
-    /// overlap instead of queueing.
-    #[inline]
+    /// overlap instead of queueing. Always inlined, so that a caller compiled for more CPU
+    /// features (`Encoding::ordinary_tokens_cached`) compiles the scan with them too.
+    #[inline(always)]
     pub fn for_each_batch(
         &self,
         text: &str,
