@@ -29,6 +29,7 @@ use std::collections::BinaryHeap;
 use crate::vocab::{Rank, Vocab};
 
 pub mod long;
+mod long_cache;
 
 const NONE: Rank = Rank::MAX;
 
@@ -112,7 +113,8 @@ pub fn encode_piece_behind_cache(
 
 /// `encode_piece` for a piece longer than the piece cache keeps: one of up to
 /// `cache::MAX_PIECE` bytes is looked up in this module's cache first (in code, long runs of
-/// spaces and long names, most of them one token or a few, repeat).
+/// spaces and long names, most of them one token or a few, repeat), one of up to
+/// `long_cache::MAX_PIECE` in the cache of long pieces.
 #[inline]
 pub fn encode_long_piece(
     vocab: &Vocab,
@@ -121,6 +123,11 @@ pub fn encode_long_piece(
 ) -> Result<(), MissingByte> {
     if piece.len() <= cache::MAX_PIECE {
         return cache::with_tokens_of_any(vocab, piece, emit);
+    }
+    if piece.len() <= long_cache::MAX_PIECE {
+        return long_cache::with_tokens(vocab, piece, emit, |out| {
+            encode_piece(vocab, piece, &mut |r| out(r))
+        });
     }
     encode_piece(vocab, piece, emit)
 }
