@@ -40,12 +40,17 @@ const SHARED: usize = 1;
 /// Ids that may have a shared int: CPython's small ints run to 256.
 const SMALL_INTS: usize = 257;
 
+/// Spare tally entries, taken in turn by the tokens whose int has held references (they add
+/// 0): with one spare, four tokens in five added to the same entry, each addition waiting for
+/// the one before it through memory.
+const SPARES: usize = 8;
+
 /// What `TokenInts::store_held` left to the GIL's holder.
 struct Stored {
     /// (destination, index in it) of tokens whose int was not made yet.
     left: Vec<(usize, usize)>,
-    /// References taken from each shared int (by token id), not yet counted; SMALL_INTS + 1
-    /// entries, the last a spare that is never counted.
+    /// References taken from each shared int (by token id), not yet counted; SMALL_INTS +
+    /// SPARES entries, the last SPARES never counted.
     shared: Vec<u32>,
 }
 
@@ -53,7 +58,7 @@ impl Stored {
     fn new() -> Self {
         Stored {
             left: Vec::new(),
-            shared: vec![0; SMALL_INTS + 1],
+            shared: vec![0; SMALL_INTS + SPARES],
         }
     }
 }
@@ -104,22 +109,34 @@ impl TokenInts {
         dest: usize,
         stored: &mut Stored,
     ) {
+        let Stored {
+            left,
+            shared: tally,
+        } = stored;
         for (i, &t) in tokens.iter().enumerate() {
             if let Some(&ahead) = tokens.get(i + PREFETCH_AHEAD) {
                 self.prefetch(ahead);
             }
             let slot = self.slots[t as usize].load(Ordering::Acquire) as usize;
             let shared = slot & SHARED;
+            let small = (t as usize) < SMALL_INTS;
             // Only CPython's small ints are shared, all of them below SMALL_INTS; anything
             // else (an empty slot, or a shared int no CPython makes) goes to the GIL's holder.
-            if slot == 0 || (shared != 0 && t as usize >= SMALL_INTS) {
-                stored.left.push((dest, i));
+            // `|` and `&`, not `||` and `&&`: whether a token is a small int is as
+            // unpredictable as the text, so it must not decide a branch.
+            if (slot == 0) | ((shared != 0) & !small) {
+                left.push((dest, i));
                 continue;
             }
             *items.add(i) = (slot & !SHARED) as *mut ffi::PyObject;
-            // Tallied without a branch (whether a token is a small int is as unpredictable
-            // as the text): an int with held references adds 0, to the tally's spare last entry.
-            stored.shared[(t as usize).min(SMALL_INTS)] += shared as u32;
+            // Tallied without a branch, for the same reason: an int with held references
+            // adds 0, to a spare entry.
+            let entry = if small {
+                t as usize
+            } else {
+                SMALL_INTS + i % SPARES
+            };
+            tally[entry] += shared as u32;
         }
     }
 
