@@ -6,10 +6,10 @@
 
 mod ascii16;
 mod ascii64;
+mod letters;
 
 use crate::unicode::{
-    ascii_flags, char_at, flags, last_char_len, LETTER, LL, LOWERISH, LU_LT, NUMBER, SPACE,
-    UPPERISH,
+    ascii_flags, char_flags_at, last_char_len, LETTER, LL, LOWERISH, LU_LT, NUMBER, SPACE, UPPERISH,
 };
 use ascii16::OTHER;
 use ascii64::Family;
@@ -189,6 +189,14 @@ fn scan_windows(
     while let Some(w) = s.get(i..i + 64) {
         let w: &[u8; 64] = w.try_into().expect("64 bytes");
         let high = ascii64::high(w);
+        // Multi-byte letters read as ASCII ones; `high` is then what is left unknown.
+        let stood_in;
+        let (w, high) = if high == 0 {
+            (w, high)
+        } else {
+            stood_in = letters::stand_in(w, high, family);
+            (&stood_in.0, stood_in.1)
+        };
         if high.trailing_zeros() >= MIN_ASCII {
             let (starts, sure) = ascii64::starts(w, high, family);
             // The starts after the first, below what the window is sure of.
@@ -455,8 +463,8 @@ fn is_other(f: u8) -> bool {
 #[inline(always)]
 fn run_end(s: &[u8], mut i: usize, keep: impl Fn(u32, u8) -> bool) -> usize {
     while i < s.len() {
-        let (cp, len) = char_at(s, i);
-        if !keep(cp, flags(cp)) {
+        let (cp, f, len) = char_flags_at(s, i);
+        if !keep(cp, f) {
             break;
         }
         i += len;
@@ -468,8 +476,7 @@ fn run_end(s: &[u8], mut i: usize, keep: impl Fn(u32, u8) -> bool) -> usize {
 #[inline(always)]
 fn flags_at(s: &[u8], i: usize) -> Option<(u32, u8, usize)> {
     if i < s.len() {
-        let (cp, len) = char_at(s, i);
-        Some((cp, flags(cp), len))
+        Some(char_flags_at(s, i))
     } else {
         None
     }
@@ -549,7 +556,7 @@ fn last_newline_end(s: &[u8], i: usize, j: usize) -> Option<usize> {
 
 /// r50k: `'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s`
 fn next_r50k(s: &[u8], i: usize) -> usize {
-    let (cp, len) = char_at(s, i);
+    let (cp, f0, len) = char_flags_at(s, i);
     if cp == '\'' as u32 {
         if let Some(end) = contraction(s, i, false) {
             return end;
@@ -563,7 +570,7 @@ fn next_r50k(s: &[u8], i: usize) -> usize {
     };
     let (from, f) = match after_space {
         Some((_, g, l)) if g & SPACE == 0 => (i + 1 + l, g),
-        _ => (i + len, flags(cp)),
+        _ => (i + len, f0),
     };
     if f & LETTER != 0 {
         return run_end(s, from, |_, g| g & LETTER != 0);
@@ -584,13 +591,12 @@ fn next_r50k(s: &[u8], i: usize) -> usize {
 /// cl100k: `'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+|
 /// ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s`
 fn next_cl100k(s: &[u8], i: usize) -> usize {
-    let (cp, len) = char_at(s, i);
+    let (cp, f, len) = char_flags_at(s, i);
     if cp == '\'' as u32 {
         if let Some(end) = contraction(s, i, true) {
             return end;
         }
     }
-    let f = flags(cp);
     if f & LETTER != 0 {
         return run_end(s, i + len, |_, g| g & LETTER != 0);
     }
@@ -626,8 +632,7 @@ fn next_cl100k(s: &[u8], i: usize) -> usize {
 
 /// o200k, seven alternatives (see O200K_PATTERN); the first two, for words, backtrack.
 fn next_o200k(s: &[u8], i: usize) -> usize {
-    let (cp, len) = char_at(s, i);
-    let f = flags(cp);
+    let (cp, f, len) = char_flags_at(s, i);
     let prefixable = !is_crlf(cp) && f & (LETTER | NUMBER) == 0;
     if prefixable || f & (UPPERISH | LOWERISH) != 0 {
         if let Some(end) = o200k_word(s, i, len, f, prefixable) {
@@ -771,6 +776,7 @@ mod tests {
             "   \n\n   x  \u{3000}\u{85}y\u{a0}",
             "ǅungla ǅ ᾈ Ⅻ ²³ ١٢٣٤",
             "'''s '' ' ",
+            "0123456789abcdef ключ 日ABc 日Дд ключ ключ ключ ключ ключ ключ ключ",
             "fn main() {\n    let x = a/b; // comment\n\n\t\treturn (x);\n}\n;\n/\n// end   more \
              Hello, world! It's 2024 and we've got 1234567 tokens. DON'T stop x's's's ok.....  \
              camelCaseWord HTTPServer iPhone ABCdef 12ab34 a1b2 ''s 's 'x x'ss'S x' \
@@ -806,8 +812,41 @@ mod tests {
         ]
     }
 
+    /// Letters of every class and width (the stand-ins' ground), with what stops them: marks,
+    /// non-ASCII digits, spaces and punctuation, the long s, and ASCII around them.
+    fn letter_heavy_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            6 => prop::sample::select(vec![
+                'Д', 'д', 'Σ', 'σ', 'ς', 'é', 'É', 'ǅ', 'ß', 'İ', 'ع', 'ש', '日', '한', 'ー', 'ʰ',
+                'ა', 'Ꭰ', 'ꭰ', '\u{10400}', '\u{10428}', '\u{10450}', 'K', 'ǈ', 'ａ', 'Ａ',
+            ]),
+            3 => prop::sample::select(vec![
+                ' ', ' ', ' ', '\n', '\'', 's', 'S', 't', 'l', 'v', 'e', 'r', 'a', 'Z', '0', '7',
+                '.', ',', '/', '(', '\r', '\t',
+            ]),
+            1 => prop::sample::select(vec![
+                'ſ', '\u{301}', '\u{93f}', '١', 'Ⅻ', '²', '\u{a0}', '\u{3000}', '\u{85}', '«',
+                '—', '😀', '\u{200d}',
+            ]),
+        ]
+    }
+
     proptest! {
         #![proptest_config(crate::test_cases::cases(3000))]
+        /// Windows of multi-byte letters (read through their ASCII stand-ins) split as the
+        /// regex does, wherever the window's edges fall.
+        #[test]
+        fn letter_windows_split_like_the_regex(
+            chars in prop::collection::vec(letter_heavy_char(), 0..200)
+        ) {
+            let text: String = chars.into_iter().collect();
+            for p in PATTERNS {
+                let fast = Pretokenizer::new(p).unwrap();
+                let reference = crate::fuzzing::regex_engine(p);
+                prop_assert_eq!(pieces(&fast, &text), pieces(reference, &text), "pattern {}", p);
+            }
+        }
+
         #[test]
         fn ascii_fast_paths_split_like_the_regex(
             chars in prop::collection::vec(ascii_heavy_char(), 0..60)

@@ -33,6 +33,20 @@ pub const UPPERISH: u8 = LU_LT | LM_LO | MARK;
 /// o200k's `[\p{Ll}\p{Lm}\p{Lo}\p{M}]`.
 pub const LOWERISH: u8 = LL | LM_LO | MARK;
 
+/// Flags of U+0000..U+07FF (every char of one or two UTF-8 bytes) in one table, so that the
+/// scripts written in two-byte chars (Cyrillic, Greek, Hebrew, Arabic...) need one load a char.
+static LOW: [u8; 0x800] = {
+    const S1: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/unicode_stage1.bin"));
+    const S2: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/unicode_stage2.bin"));
+    let mut table = [0u8; 0x800];
+    let mut cp = 0;
+    while cp < 0x800 {
+        table[cp] = S2[((S1[cp >> 8] as usize) << 8) | (cp & 0xff)];
+        cp += 1;
+    }
+    table
+};
+
 /// Class flags of a code point.
 #[inline(always)]
 pub fn flags(cp: u32) -> u8 {
@@ -70,6 +84,21 @@ pub fn char_at(s: &[u8], i: usize) -> (u32, usize) {
     }
 }
 
+/// The char starting at byte `i` of valid UTF-8: (code point, its flags, byte length).
+#[inline(always)]
+pub fn char_flags_at(s: &[u8], i: usize) -> (u32, u8, usize) {
+    let b0 = s[i];
+    if b0 < 0x80 {
+        (b0 as u32, ascii_flags(b0), 1)
+    } else if b0 < 0xE0 {
+        let cp = ((b0 as u32 & 0x1F) << 6) | (s[i + 1] as u32 & 0x3F);
+        (cp, LOW[cp as usize & 0x7FF], 2)
+    } else {
+        let (cp, len) = char_at(s, i);
+        (cp, flags(cp), len)
+    }
+}
+
 /// Byte length of the char that ends just before byte `end` of valid UTF-8.
 #[inline(always)]
 pub fn last_char_len(s: &[u8], end: usize) -> usize {
@@ -98,6 +127,21 @@ mod tests {
         assert_eq!(flags('!' as u32), 0);
         assert_eq!(flags(0x1F600), 0);
         assert_eq!(flags(0x10FFFF), 0);
+    }
+
+    #[test]
+    fn the_table_of_short_chars_agrees_with_the_two_stages() {
+        for cp in 0..0x800u32 {
+            let c = char::from_u32(cp).expect("no surrogates below U+0800");
+            let mut buf = [0u8; 4];
+            let s = c.encode_utf8(&mut buf).as_bytes();
+            assert_eq!(char_flags_at(s, 0), (cp, flags(cp), s.len()), "U+{cp:04X}");
+        }
+        for c in ['日', '😀', '\u{FFFF}'] {
+            let mut buf = [0u8; 4];
+            let s = c.encode_utf8(&mut buf).as_bytes();
+            assert_eq!(char_flags_at(s, 0), (c as u32, flags(c as u32), s.len()));
+        }
     }
 
     #[test]
