@@ -4,9 +4,10 @@
 //! ([`super::long`]), which costs microseconds: 5-7% of counting those texts went there, on
 //! every pass over pieces the text repeats.
 //!
-//! The table is bounded: when the bytes it holds (pieces and tokens) pass [`BUDGET`], it starts
-//! again empty, so text whose long pieces never repeat (a base64 blob) costs one put each and
-//! never more memory.
+//! Each table is bounded: when the bytes it holds (pieces and tokens) pass [`BUDGET`], it
+//! starts again empty, so text whose long pieces never repeat (a base64 blob) costs one put
+//! each and never more memory. A thread keeps a table for each of the last two vocabularies it
+//! used, as the piece cache does, so one that alternates two encodings keeps both.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -17,8 +18,10 @@ use crate::vocab::{hash_token, head_word, Rank, Vocab};
 
 /// Longest piece kept.
 pub const MAX_PIECE: usize = 1024;
-/// Bytes of pieces and tokens kept per thread before the table starts again.
+/// Bytes of pieces and tokens a table keeps before it starts again.
 const BUDGET: usize = 1 << 20;
+/// Tables kept per thread, one per vocabulary, most recently used first.
+const TABLES: usize = 2;
 
 /// The vocabulary's token hash, over the whole key.
 #[derive(Default)]
@@ -38,9 +41,8 @@ impl Hasher for PieceHasher {
     }
 }
 
-#[derive(Default)]
 struct Table {
-    /// The vocabulary the tokens are of; another empties the table.
+    /// The vocabulary the tokens are of.
     vocab_id: u64,
     tokens: HashMap<Box<[u8]>, Box<[Rank]>, BuildHasherDefault<PieceHasher>>,
     /// Bytes held by the keys and tokens.
@@ -48,7 +50,7 @@ struct Table {
 }
 
 thread_local! {
-    static TABLE: RefCell<Table> = RefCell::new(Table::default());
+    static TABLES_BY_VOCAB: RefCell<Vec<Table>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Emits the tokens of `piece` (at most [`MAX_PIECE`] bytes) from the cache, or those
@@ -60,11 +62,13 @@ pub fn with_tokens(
     tokens_of: impl FnOnce(&mut dyn FnMut(Rank)) -> Result<(), MissingByte>,
 ) -> Result<(), MissingByte> {
     debug_assert!(piece.len() <= MAX_PIECE);
-    let found = TABLE
-        .try_with(|t| {
-            let t = t.try_borrow().ok()?;
-            let tokens = t.tokens.get(piece).filter(|_| t.vocab_id == vocab.id())?;
-            tokens.iter().for_each(|&r| emit(r));
+    let found = TABLES_BY_VOCAB
+        .try_with(|tables| {
+            let mut tables = tables.try_borrow_mut().ok()?;
+            let at = tables.iter().position(|t| t.vocab_id == vocab.id())?;
+            // Most recently used first, so the one dropped next is the least recently used.
+            tables[..=at].rotate_right(1);
+            tables[0].tokens.get(piece)?.iter().for_each(|&r| emit(r));
             Some(())
         })
         .ok()
@@ -78,22 +82,42 @@ pub fn with_tokens(
         emit(r);
     })?;
     // A thread being torn down, or a cache in use further up the stack, keeps nothing.
-    let _ = TABLE.try_with(|t| {
-        if let Ok(mut t) = t.try_borrow_mut() {
-            t.put(vocab.id(), piece, tokens);
+    let _ = TABLES_BY_VOCAB.try_with(|tables| {
+        if let Ok(mut tables) = tables.try_borrow_mut() {
+            table_for(&mut tables, vocab.id()).put(piece, tokens);
         }
     });
     Ok(())
 }
 
+/// The table of `vocab_id`, first in the list (a new one replaces the least recently used
+/// when the list is full).
+fn table_for(tables: &mut Vec<Table>, vocab_id: u64) -> &mut Table {
+    let at = match tables.iter().position(|t| t.vocab_id == vocab_id) {
+        Some(at) => at,
+        None => {
+            if tables.len() == TABLES {
+                tables.pop();
+            }
+            tables.push(Table {
+                vocab_id,
+                tokens: HashMap::default(),
+                held: 0,
+            });
+            tables.len() - 1
+        }
+    };
+    tables[..=at].rotate_right(1);
+    &mut tables[0]
+}
+
 impl Table {
-    fn put(&mut self, vocab_id: u64, piece: &[u8], tokens: Vec<Rank>) {
+    fn put(&mut self, piece: &[u8], tokens: Vec<Rank>) {
         let size = piece.len() + tokens.len() * size_of::<Rank>();
-        if self.vocab_id != vocab_id || self.held + size > BUDGET {
+        if self.held + size > BUDGET {
             self.tokens.clear();
             self.tokens.shrink_to_fit();
             self.held = 0;
-            self.vocab_id = vocab_id;
         }
         self.held += size;
         self.tokens.insert(piece.into(), tokens.into_boxed_slice());
@@ -115,24 +139,41 @@ mod tests {
         out
     }
 
-    #[test]
-    fn a_piece_is_merged_once_then_answered_for_its_own_vocabulary_only() {
-        let piece = " ".repeat(70) + &"=".repeat(90);
-        let piece = piece.as_bytes();
-        let (cl, o200k) = (
-            builtin::get("cl100k_base").unwrap(),
-            builtin::get("o200k_base").unwrap(),
-        );
-        for enc in [&cl, &o200k, &cl] {
+    /// Merges through the cache (each vocabulary's tokens checked against a plain merge) and
+    /// says how many of the calls merged.
+    fn merges_for(encodings: &[&str], piece: &[u8]) -> usize {
+        let mut calls = 0;
+        for name in encodings {
+            let enc = builtin::get(name).unwrap();
             let vocab = enc.vocab();
             let mut plain = Vec::new();
             super::super::encode_piece(vocab, piece, &mut |r| plain.push(r)).unwrap();
-            let mut calls = 0;
-            assert_eq!(tokens_through_cache(vocab, piece, &mut calls), plain);
-            assert_eq!(tokens_through_cache(vocab, piece, &mut calls), plain);
-            // Merged on the first call only: the vocabulary changed since the last put.
-            assert_eq!(calls, 1);
+            assert_eq!(
+                tokens_through_cache(vocab, piece, &mut calls),
+                plain,
+                "{name}"
+            );
         }
+        calls
+    }
+
+    #[test]
+    fn a_piece_is_merged_once_per_vocabulary_and_two_vocabularies_are_kept() {
+        let piece = " ".repeat(70) + &"=".repeat(90);
+        let piece = piece.as_bytes();
+        TABLES_BY_VOCAB.with(|t| t.borrow_mut().clear());
+        // Each vocabulary merges once, then answers from its own table, both kept while the
+        // thread alternates between them.
+        assert_eq!(merges_for(&["cl100k_base", "cl100k_base"], piece), 1);
+        assert_eq!(merges_for(&["o200k_base", "o200k_base"], piece), 1);
+        assert_eq!(
+            merges_for(&["cl100k_base", "o200k_base", "cl100k_base"], piece),
+            0
+        );
+        // A third replaces the least recently used (o200k), which then merges again.
+        assert_eq!(merges_for(&["r50k_base", "cl100k_base"], piece), 1);
+        assert_eq!(merges_for(&["o200k_base"], piece), 1);
+        TABLES_BY_VOCAB.with(|t| assert_eq!(t.borrow().len(), TABLES));
     }
 
     #[test]
@@ -144,7 +185,7 @@ mod tests {
         for i in 0..2_000 {
             let piece = format!("{i:0>1000}");
             tokens_through_cache(vocab, piece.as_bytes(), &mut calls);
-            TABLE.with(|t| assert!(t.borrow().held <= BUDGET));
+            TABLES_BY_VOCAB.with(|t| assert!(t.borrow().iter().all(|t| t.held <= BUDGET)));
         }
         assert_eq!(calls, 2_000);
     }
