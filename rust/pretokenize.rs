@@ -746,6 +746,21 @@ mod tests {
 
     const PATTERNS: [&str; 3] = [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN];
 
+    /// Every pattern's scanner splits `text` as the regex engine does.
+    fn splits_like_the_regex(text: &str) -> Result<(), TestCaseError> {
+        for p in PATTERNS {
+            let fast = Pretokenizer::new(p).unwrap();
+            let reference = crate::fuzzing::regex_engine(p);
+            prop_assert_eq!(
+                pieces(&fast, text),
+                pieces(reference, text),
+                "pattern {}",
+                p
+            );
+        }
+        Ok(())
+    }
+
     /// The scanners fold case by hand: only ASCII letters and U+017F may match `(?i)` here.
     #[test]
     fn case_insensitive_contraction_letters_are_known() {
@@ -839,24 +854,14 @@ mod tests {
         fn letter_windows_split_like_the_regex(
             chars in prop::collection::vec(letter_heavy_char(), 0..200)
         ) {
-            let text: String = chars.into_iter().collect();
-            for p in PATTERNS {
-                let fast = Pretokenizer::new(p).unwrap();
-                let reference = crate::fuzzing::regex_engine(p);
-                prop_assert_eq!(pieces(&fast, &text), pieces(reference, &text), "pattern {}", p);
-            }
+            splits_like_the_regex(&chars.into_iter().collect::<String>())?;
         }
 
         #[test]
         fn ascii_fast_paths_split_like_the_regex(
             chars in prop::collection::vec(ascii_heavy_char(), 0..60)
         ) {
-            let text: String = chars.into_iter().collect();
-            for p in PATTERNS {
-                let fast = Pretokenizer::new(p).unwrap();
-                let reference = crate::fuzzing::regex_engine(p);
-                prop_assert_eq!(pieces(&fast, &text), pieces(reference, &text), "pattern {}", p);
-            }
+            splits_like_the_regex(&chars.into_iter().collect::<String>())?;
         }
 
         /// Texts long enough for the 64-byte windows, with stretches of each kind of char.
@@ -871,21 +876,12 @@ mod tests {
                 .iter()
                 .flat_map(|(chars, times)| std::iter::repeat_n(chars, *times).flatten())
                 .collect();
-            for p in PATTERNS {
-                let fast = Pretokenizer::new(p).unwrap();
-                let reference = crate::fuzzing::regex_engine(p);
-                prop_assert_eq!(pieces(&fast, &text), pieces(reference, &text), "pattern {}", p);
-            }
+            splits_like_the_regex(&text)?;
         }
 
         #[test]
         fn scanners_split_like_the_regex(chars in prop::collection::vec(interesting_char(), 0..40)) {
-            let text: String = chars.into_iter().collect();
-            for p in PATTERNS {
-                let fast = Pretokenizer::new(p).unwrap();
-                let reference = crate::fuzzing::regex_engine(p);
-                prop_assert_eq!(pieces(&fast, &text), pieces(reference, &text), "pattern {}", p);
-            }
+            splits_like_the_regex(&chars.into_iter().collect::<String>())?;
         }
     }
 }
