@@ -172,11 +172,13 @@ fn scan(s: &[u8], next: impl Fn(&[u8], usize) -> usize, f: impl FnMut(&[(usize, 
     out.finish();
 }
 
-/// ASCII bytes a window must start with to be worth reading as one.
+/// Known bytes (ASCII, or letters with a stand-in) a window must start with to be worth
+/// reading as one.
 const MIN_ASCII: u32 = 16;
 
-/// The scanning loop of cl100k and o200k: 64 bytes at a time where they are ASCII (see
-/// [`ascii64`]), one piece at a time with `next` where a window is not sure of a piece.
+/// The scanning loop of cl100k and o200k: 64 bytes at a time where they are ASCII or letters
+/// with a stand-in (see [`ascii64`] and [`letters`]), one piece at a time with `next` where a
+/// window is not sure of a piece.
 #[inline(always)]
 fn scan_windows(
     s: &[u8],
@@ -213,7 +215,7 @@ fn scan_windows(
                 continue;
             }
         }
-        // Not sure of a piece: the scanner goes on, past the window's last non-ASCII byte.
+        // Not sure of a piece: the scanner goes on, past the window's last byte left unknown.
         let until = i + 64 - high.leading_zeros() as usize;
         loop {
             let end = next(s, i);
