@@ -65,10 +65,8 @@ pub fn with_tokens(
     let found = TABLES_BY_VOCAB
         .try_with(|tables| {
             let mut tables = tables.try_borrow_mut().ok()?;
-            let at = tables.iter().position(|t| t.vocab_id == vocab.id())?;
-            // Most recently used first, so the one dropped next is the least recently used.
-            tables[..=at].rotate_right(1);
-            tables[0].tokens.get(piece)?.iter().for_each(|&r| emit(r));
+            let table = used(&mut tables, vocab.id())?;
+            table.tokens.get(piece)?.iter().for_each(|&r| emit(r));
             Some(())
         })
         .ok()
@@ -90,24 +88,30 @@ pub fn with_tokens(
     Ok(())
 }
 
+/// The table of `vocab_id`, if there is one, moved first: most recently used first, so the
+/// one dropped next is the least recently used.
+fn used(tables: &mut [Table], vocab_id: u64) -> Option<&mut Table> {
+    let at = tables.iter().position(|t| t.vocab_id == vocab_id)?;
+    tables[..=at].rotate_right(1);
+    Some(&mut tables[0])
+}
+
 /// The table of `vocab_id`, first in the list (a new one replaces the least recently used
 /// when the list is full).
 fn table_for(tables: &mut Vec<Table>, vocab_id: u64) -> &mut Table {
-    let at = match tables.iter().position(|t| t.vocab_id == vocab_id) {
-        Some(at) => at,
-        None => {
-            if tables.len() == TABLES {
-                tables.pop();
-            }
-            tables.push(Table {
+    if used(tables, vocab_id).is_none() {
+        if tables.len() == TABLES {
+            tables.pop();
+        }
+        tables.insert(
+            0,
+            Table {
                 vocab_id,
                 tokens: HashMap::default(),
                 held: 0,
-            });
-            tables.len() - 1
-        }
-    };
-    tables[..=at].rotate_right(1);
+            },
+        );
+    }
     &mut tables[0]
 }
 
