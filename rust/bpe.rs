@@ -81,7 +81,7 @@ fn merge_uncached(
     emit: &mut impl FnMut(Rank),
 ) -> Result<(), MissingByte> {
     if (2..=SMALL_PIECE).contains(&piece.len()) {
-        merge_small(vocab, piece, &mut |r, _| emit(r))
+        merge_small(vocab, piece, Whole::NotAToken, &mut |r, _| emit(r))
     } else if piece.len() == 1 {
         Err(MissingByte(piece[0]))
     } else {
@@ -150,7 +150,7 @@ fn byte_rank(vocab: &Vocab, b: u8) -> Result<Rank, MissingByte> {
 mod cache {
     use std::cell::RefCell;
 
-    use super::{merge_small, MissingByte, Rank};
+    use super::{merge_small, MissingByte, Rank, Whole};
     use crate::piece_cache::{pick_set, two_sets};
     use crate::vocab::{hash_token, head_word, Vocab};
 
@@ -208,7 +208,7 @@ mod cache {
         emit: &mut impl FnMut(Rank),
     ) -> Result<(), MissingByte> {
         with_tokens_by(vocab, piece, emit, |out| {
-            merge_small(vocab, piece, &mut |t, _| out(t))
+            merge_small(vocab, piece, Whole::NotAToken, &mut |t, _| out(t))
         })
     }
 
@@ -224,7 +224,7 @@ mod cache {
                 out(rank);
                 Ok(())
             }
-            None => merge_small(vocab, piece, &mut |t, _| out(t)),
+            None => merge_small(vocab, piece, Whole::NotAToken, &mut |t, _| out(t)),
         })
     }
 
@@ -364,7 +364,7 @@ fn merge_into(vocab: &Vocab, piece: &[u8], out: &mut Vec<(Rank, u32)>) -> Result
             push(byte_rank(vocab, piece[0])?, 1);
             Ok(())
         }
-        n if n <= SMALL_PIECE => merge_small(vocab, piece, &mut push),
+        n if n <= SMALL_PIECE => merge_small(vocab, piece, Whole::MayBeAToken, &mut push),
         _ => merge_heap(vocab, piece, &mut push),
     }
 }
@@ -375,14 +375,24 @@ fn merge_into(vocab: &Vocab, piece: &[u8], out: &mut Vec<(Rank, u32)>) -> Result
 fn merge_small(
     vocab: &Vocab,
     piece: &[u8],
+    whole: Whole,
     emit: &mut impl FnMut(Rank, usize),
 ) -> Result<(), MissingByte> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { merge_small_avx2(vocab, piece, emit) };
+        return unsafe { merge_small_avx2(vocab, piece, whole, emit) };
     }
-    merge_small_sized(vocab, piece, emit)
+    merge_small_sized(vocab, piece, whole, emit)
+}
+
+/// What the caller of a merge knows of the piece as a whole.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Whole {
+    MayBeAToken,
+    /// Looked up already: the last merge, into the whole piece, needs no second look. On a
+    /// base64 blob the pieces are new, and that look is a trip to memory per piece.
+    NotAToken,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -390,9 +400,10 @@ fn merge_small(
 unsafe fn merge_small_avx2(
     vocab: &Vocab,
     piece: &[u8],
+    whole: Whole,
     emit: &mut impl FnMut(Rank, usize),
 ) -> Result<(), MissingByte> {
-    merge_small_sized(vocab, piece, emit)
+    merge_small_sized(vocab, piece, whole, emit)
 }
 
 /// Most pieces are short: their arrays (and the minimum's scan) are sized to fit them.
@@ -400,12 +411,13 @@ unsafe fn merge_small_avx2(
 fn merge_small_sized(
     vocab: &Vocab,
     piece: &[u8],
+    whole: Whole,
     emit: &mut impl FnMut(Rank, usize),
 ) -> Result<(), MissingByte> {
     if piece.len() <= 16 {
-        merge_small_impl::<16>(vocab, piece, emit)
+        merge_small_impl::<16>(vocab, piece, whole, emit)
     } else {
-        merge_small_impl::<SMALL_PIECE>(vocab, piece, emit)
+        merge_small_impl::<SMALL_PIECE>(vocab, piece, whole, emit)
     }
 }
 
@@ -417,6 +429,7 @@ fn merge_small_sized(
 fn merge_small_impl<const N: usize>(
     vocab: &Vocab,
     piece: &[u8],
+    whole: Whole,
     emit: &mut impl FnMut(Rank, usize),
 ) -> Result<(), MissingByte> {
     if !vocab.has_compact_ranks() {
@@ -427,6 +440,11 @@ fn merge_small_impl<const N: usize>(
     let key = |rank: Option<Rank>, i: usize| match rank {
         Some(r) => (r << POS_BITS) | i as u32,
         None => NONE,
+    };
+    // The rank of the part `piece[a..b]` merged from two.
+    let part = |a: usize, b: usize| match (a, b) {
+        (0, end) if end == n && whole == Whole::NotAToken => None,
+        _ => vocab.rank(&piece[a..b]),
     };
     let mut pair = [NONE; N];
     let mut token = [NONE; N];
@@ -457,13 +475,13 @@ fn merge_small_impl<const N: usize>(
         if k < n {
             prev[k] = i as u8;
             let end = next[k] as usize;
-            pair[i] = key(vocab.rank(&piece[i..end]), i);
+            pair[i] = key(part(i, end), i);
         } else {
             pair[i] = NONE;
         }
         if i > 0 {
             let p = prev[i] as usize;
-            pair[p] = key(vocab.rank(&piece[p..k]), p);
+            pair[p] = key(part(p, k), p);
         }
     }
     emit_parts(n, |i| next[i] as usize, &token, emit);
@@ -551,7 +569,7 @@ fn compatible_uncached(vocab: &Vocab, a: Rank, b: Rank) -> Result<bool, MissingB
         seen += 1;
     };
     if n <= SMALL_PIECE {
-        merge_small(vocab, joined, &mut check)?;
+        merge_small(vocab, joined, Whole::MayBeAToken, &mut check)?;
     } else {
         merge_heap(vocab, joined, &mut check)?;
     }
@@ -690,12 +708,18 @@ mod tests {
         let mut results = Vec::new();
         if piece.len() >= 2 && piece.len() <= SMALL_PIECE {
             let mut v = Vec::new();
-            merge_small(vocab, piece, &mut |r, _| v.push(r)).unwrap();
+            merge_small(vocab, piece, Whole::MayBeAToken, &mut |r, _| v.push(r)).unwrap();
             results.push(v);
             // The portable twin of the AVX2 build, which is what runs off x86-64.
             let mut v = Vec::new();
-            merge_small_sized(vocab, piece, &mut |r, _| v.push(r)).unwrap();
+            merge_small_sized(vocab, piece, Whole::MayBeAToken, &mut |r, _| v.push(r)).unwrap();
             results.push(v);
+            // What the caches' misses run: a piece looked up first, that is not one token.
+            if vocab.rank(piece).is_none() {
+                let mut v = Vec::new();
+                merge_small(vocab, piece, Whole::NotAToken, &mut |r, _| v.push(r)).unwrap();
+                results.push(v);
+            }
         }
         if piece.len() >= 2 {
             let mut v = Vec::new();

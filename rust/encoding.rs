@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::bpe::{self, MissingByte};
 use crate::bulk::cut::CutRule;
 use crate::piece_cache::{self, Hit, PieceCache, Probe};
-use crate::pretokenize::{PatternError, Pretokenizer, BATCH};
+use crate::pretokenize::{PatternError, Pretokenizer, MAX_BATCH};
 use crate::vocab::{Rank, Vocab, VocabError};
 
 /// Misses in a batch of pieces from which the next batch loads both sets of each piece's
@@ -638,10 +638,10 @@ impl Encoding {
         state: &mut BatchState,
     ) {
         let vocab = &self.vocab;
-        let mut probes = [Probe::default(); BATCH];
-        // Misses in the batch before: a miss reads both of a piece's sets, so while they are
-        // frequent (text the cache has not seen) both start loading, else only the first.
-        let both = state.misses >= MISSES_TO_LOAD_BOTH_SETS;
+        let mut probes = [Probe::default(); MAX_BATCH];
+        // While lookups often read the second set (text the cache has not seen, or a table so
+        // full that many pieces sit in their second set) both start loading, else the first.
+        let both = state.misses >= MISSES_TO_LOAD_BOTH_SETS || cache.crowded();
         for (probe, &(a, b)) in probes.iter_mut().zip(spans) {
             if b - a <= piece_cache::MAX_PIECE {
                 *probe = cache.probe(s, a, b, both);
@@ -675,7 +675,7 @@ impl Encoding {
         let s = text.as_bytes();
         let mut err = None;
         self.pretok.for_each_batch(text, |spans| {
-            let mut keys = [0u64; BATCH];
+            let mut keys = [0u64; MAX_BATCH];
             for (key, &(a, b)) in keys.iter_mut().zip(spans) {
                 *key = vocab.prepare(&s[a..b]);
             }

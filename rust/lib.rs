@@ -16,6 +16,7 @@ pub mod pretokenize;
 pub mod threads;
 pub mod unicode;
 pub mod vocab;
+pub mod zeroed;
 
 /// The fuzz targets' checks (see `fuzz/`), replayed on the saved corpus by `cargo test`.
 #[cfg(any(test, feature = "fuzzing"))]
