@@ -118,21 +118,18 @@ pub enum Hit<'c> {
     Spilled(&'c [Rank]),
 }
 
-impl PieceCache {
-    fn new() -> Self {
-        let sets = ZeroedTable::new();
-        PieceCache {
-            sets,
-            spilled: Vec::new(),
-            clock: 0,
-            held: 0,
-        }
-    }
+/// Makes a piece's probe and starts loading its sets; see [`PieceCache::prober`]. The address
+/// is only ever prefetched (a hint that cannot fault), never read through.
+#[derive(Clone, Copy)]
+pub struct Prober {
+    sets: *const Set,
+}
 
+impl Prober {
     /// The probe for the piece `text[start..end]` (at most MAX_PIECE bytes), after starting to
-    /// load its first set, and its second too when `both` (a miss reads both).
+    /// load its first set, and its second too when `both`.
     #[inline(always)]
-    pub fn probe(&self, text: &[u8], start: usize, end: usize, both: bool) -> Probe {
+    pub fn probe(self, text: &[u8], start: usize, end: usize, both: bool) -> Probe {
         let len = end - start;
         debug_assert!((1..=MAX_PIECE).contains(&len));
         let (lo, hi) = match text.get(start..start + 16) {
@@ -156,11 +153,39 @@ impl PieceCache {
             key: lo as u128 | (hi as u128) << 64,
             hash,
         };
-        crate::vocab::prefetch_read(&self.sets[probe.slot()]);
+        crate::vocab::prefetch_read(self.sets.wrapping_add(probe.slot()));
         if both {
-            crate::vocab::prefetch_read(&self.sets[probe.alt()]);
+            crate::vocab::prefetch_read(self.sets.wrapping_add(probe.alt()));
         }
         probe
+    }
+}
+
+impl PieceCache {
+    fn new() -> Self {
+        let sets = ZeroedTable::new();
+        PieceCache {
+            sets,
+            spilled: Vec::new(),
+            clock: 0,
+            held: 0,
+        }
+    }
+
+    /// The probe for the piece `text[start..end]` (at most MAX_PIECE bytes), after starting to
+    /// load its first set, and its second too when `both` (a miss reads both).
+    #[inline(always)]
+    pub fn probe(&self, text: &[u8], start: usize, end: usize, both: bool) -> Probe {
+        self.prober().probe(text, start, end, both)
+    }
+
+    /// Probes for this cache that borrow nothing: the pre-tokenizer makes them as it finds the
+    /// pieces, while the lookups that follow hold the cache mutably.
+    #[inline(always)]
+    pub fn prober(&self) -> Prober {
+        Prober {
+            sets: self.sets.as_ptr(),
+        }
     }
 
     /// Whether the table is so full that many pieces sit in their second set, which lookups

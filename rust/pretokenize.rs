@@ -86,36 +86,49 @@ impl Pretokenizer {
     pub fn for_each_batch(
         &self,
         text: &str,
-        f: impl FnMut(&[(usize, usize)]),
+        mut f: impl FnMut(&[(usize, usize)]),
+    ) -> Result<(), PatternError> {
+        self.for_each_batch_with(text, |_, _| (), |spans, _| f(spans))
+    }
+
+    /// `for_each_batch`, with `at_piece(start, end)` called as each piece is found and its
+    /// results handed over beside the spans. The lookups start loading a piece's entry there:
+    /// spread over the scan, the loads queue less than when a whole batch asks at once.
+    #[inline(always)]
+    pub fn for_each_batch_with<P: Copy + Default>(
+        &self,
+        text: &str,
+        at_piece: impl FnMut(usize, usize) -> P,
+        f: impl FnMut(&[(usize, usize)], &[P]),
     ) -> Result<(), PatternError> {
         let s = text.as_bytes();
+        let mut out = Batcher::new(at_piece, f);
         match self {
             Pretokenizer::R50k => scan(
                 s,
                 |s, i| ascii_r50k(s, i).unwrap_or_else(|| next_r50k(s, i)),
-                f,
+                &mut out,
             ),
             Pretokenizer::Cl100k => scan_windows(
                 s,
                 Family::Cl100k,
                 |s, i| ascii_cl100k(s, i).unwrap_or_else(|| next_cl100k(s, i)),
-                f,
+                &mut out,
             ),
             Pretokenizer::O200k => scan_windows(
                 s,
                 Family::O200k,
                 |s, i| ascii_o200k(s, i).unwrap_or_else(|| next_o200k(s, i)),
-                f,
+                &mut out,
             ),
             Pretokenizer::Regex(re) => {
-                let mut out = Batcher::new(f);
                 for m in re.find_iter(text) {
                     let m = m.map_err(|e| PatternError(format!("pattern failed: {e}")))?;
                     out.push(m.start(), m.end());
                 }
-                out.finish();
             }
         }
+        out.finish();
         Ok(())
     }
 }
@@ -126,22 +139,30 @@ impl Pretokenizer {
 pub const BATCH: usize = 64;
 
 /// Most pieces one hand-over holds: a window's pieces (up to 63) are added together, and the
-/// batch is handed over after the window that brings it to [`BATCH`] (128 spans and probes:
-/// 6 KiB).
-pub const MAX_BATCH: usize = 2 * BATCH;
+/// batch is handed over after the window that brings it to [`BATCH`] or more.
+pub const MAX_BATCH: usize = BATCH + 64;
 
-/// Spans handed over a batch at a time.
-struct Batcher<F: FnMut(&[(usize, usize)])> {
+/// Spans, and what `at_piece` gave for each, handed over a batch at a time.
+struct Batcher<P, H, F> {
     spans: [(usize, usize); MAX_BATCH],
+    found: [P; MAX_BATCH],
     n: usize,
+    at_piece: H,
     f: F,
 }
 
-impl<F: FnMut(&[(usize, usize)])> Batcher<F> {
-    fn new(f: F) -> Self {
+impl<P, H, F> Batcher<P, H, F>
+where
+    P: Copy + Default,
+    H: FnMut(usize, usize) -> P,
+    F: FnMut(&[(usize, usize)], &[P]),
+{
+    fn new(at_piece: H, f: F) -> Self {
         Batcher {
             spans: [(0, 0); MAX_BATCH],
+            found: [P::default(); MAX_BATCH],
             n: 0,
+            at_piece,
             f,
         }
     }
@@ -149,6 +170,7 @@ impl<F: FnMut(&[(usize, usize)])> Batcher<F> {
     #[inline(always)]
     fn push(&mut self, start: usize, end: usize) {
         self.spans[self.n] = (start, end);
+        self.found[self.n] = (self.at_piece)(start, end);
         self.n += 1;
         if self.n == BATCH {
             self.hand_over();
@@ -167,6 +189,7 @@ impl<F: FnMut(&[(usize, usize)])> Batcher<F> {
         while starts != 0 {
             let to = starts.trailing_zeros() as usize;
             self.spans[n] = (at + from, at + to);
+            self.found[n] = (self.at_piece)(at + from, at + to);
             n += 1;
             from = to;
             starts &= starts - 1;
@@ -180,21 +203,25 @@ impl<F: FnMut(&[(usize, usize)])> Batcher<F> {
 
     #[inline(always)]
     fn hand_over(&mut self) {
-        (self.f)(&self.spans[..self.n]);
+        (self.f)(&self.spans[..self.n], &self.found[..self.n]);
         self.n = 0;
     }
 
-    fn finish(mut self) {
+    fn finish(&mut self) {
         if self.n > 0 {
-            (self.f)(&self.spans[..self.n]);
+            self.hand_over();
         }
     }
 }
 
 /// The scanning loop, one copy per pattern (so `next` inlines), a batch at a time.
 #[inline(always)]
-fn scan(s: &[u8], next: impl Fn(&[u8], usize) -> usize, f: impl FnMut(&[(usize, usize)])) {
-    let mut out = Batcher::new(f);
+fn scan<P, H, F>(s: &[u8], next: impl Fn(&[u8], usize) -> usize, out: &mut Batcher<P, H, F>)
+where
+    P: Copy + Default,
+    H: FnMut(usize, usize) -> P,
+    F: FnMut(&[(usize, usize)], &[P]),
+{
     let mut i = 0;
     while i < s.len() {
         let end = next(s, i);
@@ -202,7 +229,6 @@ fn scan(s: &[u8], next: impl Fn(&[u8], usize) -> usize, f: impl FnMut(&[(usize, 
         out.push(i, end);
         i = end;
     }
-    out.finish();
 }
 
 /// Known bytes (ASCII, or letters with a stand-in) a window must start with to be worth
@@ -213,13 +239,16 @@ const MIN_ASCII: u32 = 16;
 /// with a stand-in (see [`ascii64`] and [`letters`]), one piece at a time with `next` where a
 /// window is not sure of a piece.
 #[inline(always)]
-fn scan_windows(
+fn scan_windows<P, H, F>(
     s: &[u8],
     family: Family,
     next: impl Fn(&[u8], usize) -> usize,
-    f: impl FnMut(&[(usize, usize)]),
-) {
-    let mut out = Batcher::new(f);
+    out: &mut Batcher<P, H, F>,
+) where
+    P: Copy + Default,
+    H: FnMut(usize, usize) -> P,
+    F: FnMut(&[(usize, usize)], &[P]),
+{
     let mut i = 0;
     while let Some(w) = s.get(i..i + 64) {
         let w: &[u8; 64] = w.try_into().expect("64 bytes");
@@ -259,7 +288,6 @@ fn scan_windows(
         out.push(i, end);
         i = end;
     }
-    out.finish();
 }
 
 // ASCII fast paths. Most text is ASCII, where the classes are simple byte tests. Each fast
