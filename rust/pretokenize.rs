@@ -813,6 +813,21 @@ mod tests {
                 "pattern {}",
                 p
             );
+            // Beside each span comes what the per-piece hook made of that very span, in
+            // batches of at most MAX_BATCH.
+            let (mut spans, mut hooked) = (Vec::new(), Vec::new());
+            fast.for_each_batch_with(
+                text,
+                |a, b| (a, b),
+                |batch, found| {
+                    assert!(batch.len() <= MAX_BATCH && batch == found);
+                    hooked.extend_from_slice(found);
+                },
+            )
+            .unwrap();
+            fast.for_each_batch(text, |batch| spans.extend_from_slice(batch))
+                .unwrap();
+            prop_assert_eq!(hooked, spans, "pattern {}", p);
         }
         Ok(())
     }
@@ -832,6 +847,21 @@ mod tests {
             .filter(|c| pair.is_match(&c.to_string()).unwrap())
             .collect();
         assert!(folded.is_empty(), "{folded:?}");
+    }
+
+    #[test]
+    fn windows_full_of_pieces_fill_batches_past_batch_but_within_max_batch() {
+        // A piece per byte: each window adds 63 pieces to a batch that may hold 63 already.
+        let text: String = (0..5_000).map(|i| ["1", "+", "a", "."][i % 4]).collect();
+        splits_like_the_regex(&text).unwrap();
+        for p in PATTERNS {
+            let mut largest = 0;
+            Pretokenizer::new(p)
+                .unwrap()
+                .for_each_batch(&text, |batch| largest = largest.max(batch.len()))
+                .unwrap();
+            assert!((BATCH..=MAX_BATCH).contains(&largest), "{p}: {largest}");
+        }
     }
 
     #[test]
