@@ -611,8 +611,9 @@ impl Encoding {
 
     /// Each piece is probed (its entry starts loading) as the pre-tokenizer finds it, and
     /// resolved with the rest of its batch. Probing a whole batch at once, after the scan,
-    /// issued its loads in a burst that queued (a fifth of a count's time sat on the
-    /// prefetches); spread over the scan they queue less: count and encode 4-10% faster.
+    /// issued its loads in a burst that queued (a fifth of a count's samples sat on the
+    /// prefetches); spread over the scan they queue less: count 4-6% and encode 6-10% faster
+    /// (best of alternating pinned runs of the `throughput` example).
     #[inline(always)]
     fn cached_batches(
         &self,

@@ -178,9 +178,8 @@ where
     }
 
     /// The pieces of a window at `at`, one between each two set bits of `starts` (from bit 0 to
-    /// the highest set bit); returns where the last one ends, relative to `at`. The count of
-    /// spans stays in a register while they are written: per piece, it was a load and a store
-    /// that each waited on the one before.
+    /// the highest set bit); returns where the last one ends, relative to `at`. The batch is
+    /// handed over once after the window's pieces, not checked for each (hence MAX_BATCH).
     #[inline(always)]
     fn push_window(&mut self, at: usize, mut starts: u64) -> usize {
         debug_assert!(self.n < BATCH && starts & 1 == 0);
