@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::bpe::{self, MissingByte};
 use crate::bulk::cut::CutRule;
 use crate::piece_cache::{self, Hit, PieceCache, Probe};
-use crate::pretokenize::{PatternError, Pretokenizer, MAX_BATCH};
+use crate::pretokenize::{PatternError, Pretokenizer};
 use crate::vocab::{Rank, Vocab, VocabError};
 
 /// Misses in a batch of pieces from which the next batch loads both sets of each piece's
@@ -672,7 +672,8 @@ impl Encoding {
         }
     }
 
-    /// The tokens of each piece, looked up a batch ahead, without the piece cache.
+    /// The tokens of each piece without the piece cache, each piece's vocabulary slot starting
+    /// to load as the pre-tokenizer finds it.
     fn ordinary_tokens_uncached(
         &self,
         text: &str,
@@ -681,25 +682,25 @@ impl Encoding {
         let vocab = &self.vocab;
         let s = text.as_bytes();
         let mut err = None;
-        self.pretok.for_each_batch(text, |spans| {
-            let mut keys = [0u64; MAX_BATCH];
-            for (key, &(a, b)) in keys.iter_mut().zip(spans) {
-                *key = vocab.prepare(&s[a..b]);
-            }
-            for (&key, &(a, b)) in keys.iter().zip(spans) {
-                let piece = &s[a..b];
-                let found = match vocab.rank_prepared(piece, key) {
-                    Some(rank) => {
-                        emit.push(rank);
-                        Ok(())
+        self.pretok.for_each_batch_with(
+            text,
+            |a, b| vocab.prepare(&s[a..b]),
+            |spans, keys| {
+                for (&key, &(a, b)) in keys.iter().zip(spans) {
+                    let piece = &s[a..b];
+                    let found = match vocab.rank_prepared(piece, key) {
+                        Some(rank) => {
+                            emit.push(rank);
+                            Ok(())
+                        }
+                        None => bpe::encode_unranked(vocab, piece, &mut |t| emit.push(t)),
+                    };
+                    if let Err(e) = found {
+                        err = Some(e);
                     }
-                    None => bpe::encode_unranked(vocab, piece, &mut |t| emit.push(t)),
-                };
-                if let Err(e) = found {
-                    err = Some(e);
                 }
-            }
-        })?;
+            },
+        )?;
         match err {
             Some(e) => Err(e.into()),
             None => Ok(()),

@@ -172,13 +172,6 @@ impl PieceCache {
         }
     }
 
-    /// The probe for the piece `text[start..end]` (at most MAX_PIECE bytes), after starting to
-    /// load its first set, and its second too when `both` (a miss reads both).
-    #[inline(always)]
-    pub fn probe(&self, text: &[u8], start: usize, end: usize, both: bool) -> Probe {
-        self.prober().probe(text, start, end, both)
-    }
-
     /// Probes for this cache that borrow nothing: the pre-tokenizer makes them as it finds the
     /// pieces, while the lookups that follow hold the cache mutably.
     #[inline(always)]
@@ -356,15 +349,17 @@ mod tests {
         let cache = PieceCache::new();
         // "word" read with a full 16-byte window, and at the very end of a text (no window).
         let text = b"word and more text after it, word";
-        let inner = cache.probe(text, 0, 4, false);
-        let at_end = cache.probe(text, text.len() - 4, text.len(), false);
+        let inner = cache.prober().probe(text, 0, 4, false);
+        let at_end = cache
+            .prober()
+            .probe(text, text.len() - 4, text.len(), false);
         assert_eq!(inner.key, at_end.key);
         assert_eq!(inner.hash, at_end.hash);
         // Sixteen bytes exactly, inside and at the end.
         let long = b"0123456789abcdef0123456789abcdef";
         assert_eq!(
-            cache.probe(long, 0, 16, false).key,
-            cache.probe(long, 16, 32, false).key
+            cache.prober().probe(long, 0, 16, false).key,
+            cache.prober().probe(long, 16, 32, false).key
         );
     }
 
@@ -372,8 +367,8 @@ mod tests {
     fn entries_hold_pieces_of_their_own_length_only() {
         let mut cache = PieceCache::new();
         let text = b"a\0\0\0 padding past sixteen bytes";
-        let one = cache.probe(text, 0, 1, false);
-        let two = cache.probe(text, 0, 2, false);
+        let one = cache.prober().probe(text, 0, 1, false);
+        let two = cache.prober().probe(text, 0, 2, false);
         // Zero bytes pad the key, so "a" and "a\0" share one; the length keeps them apart.
         assert_eq!(one.key, two.key);
         cache.put(one, 1, &[7]);
@@ -405,7 +400,7 @@ mod tests {
             .iter()
             .enumerate()
             .find_map(|(i, t)| {
-                let slot = cache.probe(t.as_bytes(), 0, t.len(), false).slot();
+                let slot = cache.prober().probe(t.as_bytes(), 0, t.len(), false).slot();
                 let met = by_slot.entry(slot).or_default();
                 met.push(i);
                 (met.len() == 3).then(|| met.clone())
@@ -413,11 +408,15 @@ mod tests {
             .expect("three pieces in one set");
         for (n, &i) in three.iter().enumerate() {
             let t = texts[i].as_bytes();
-            cache.put(cache.probe(t, 0, t.len(), false), t.len(), &[n as Rank]);
+            cache.put(
+                cache.prober().probe(t, 0, t.len(), false),
+                t.len(),
+                &[n as Rank],
+            );
         }
         for (n, &i) in three.iter().enumerate() {
             let t = texts[i].as_bytes();
-            let found = tokens(cache.get(cache.probe(t, 0, t.len(), false), t.len()));
+            let found = tokens(cache.get(cache.prober().probe(t, 0, t.len(), false), t.len()));
             assert_eq!(found, Some(vec![n as Rank]), "{}", texts[i]);
         }
     }
@@ -426,7 +425,7 @@ mod tests {
     fn when_both_sets_are_full_the_oldest_entry_goes() {
         let mut cache = PieceCache::new();
         let text = b"piece";
-        let probe = cache.probe(text, 0, 5, false);
+        let probe = cache.prober().probe(text, 0, 5, false);
         // Fill both of the piece's sets with entries of other lengths, oldest in the second.
         let filler = |len: usize, stamp: u16| Entry {
             key: 1,
@@ -453,7 +452,7 @@ mod tests {
         while !cache.crowded() {
             // Distinct pieces of four bytes, as many as there are sets.
             let piece = puts.to_le_bytes();
-            cache.put(cache.probe(&piece, 0, 4, false), 4, &[puts]);
+            cache.put(cache.prober().probe(&piece, 0, 4, false), 4, &[puts]);
             puts += 1;
             assert!(
                 puts as usize <= SETS + SETS / 8,
@@ -465,12 +464,12 @@ mod tests {
         assert!(puts as usize >= SETS);
         let held = cache.held;
         let again = 7u32.to_le_bytes();
-        cache.put(cache.probe(&again, 0, 4, false), 4, &[7]);
+        cache.put(cache.prober().probe(&again, 0, 4, false), 4, &[7]);
         assert_eq!(cache.held, held);
         // A spill that does not fit empties the table, which is then not crowded.
         let spill: Vec<Rank> = (0..200).collect();
         while cache.crowded() {
-            cache.put(cache.probe(b"xy", 0, 2, false), 2, &spill);
+            cache.put(cache.prober().probe(b"xy", 0, 2, false), 2, &spill);
         }
         assert!(cache.held <= 1);
     }
@@ -479,20 +478,20 @@ mod tests {
     fn a_full_spill_starts_the_table_again() {
         let mut cache = PieceCache::new();
         let text = b"abcdefgh and more text after it";
-        let first = cache.probe(text, 0, 1, false);
+        let first = cache.prober().probe(text, 0, 1, false);
         cache.put(first, 1, &[5, 6, 7, 8]);
         let spill: Vec<Rank> = (0..200).collect();
         let mut puts = 0;
         // Fill the spilled tokens to their limit with another piece, over and over.
         while cache.spilled.len() + spill.len() <= SPILL_LIMIT {
-            let other = cache.probe(text, 1, 3, false);
+            let other = cache.prober().probe(text, 1, 3, false);
             cache.put(other, 2, &spill);
             puts += 1;
         }
         assert!(puts > 0);
         assert_eq!(tokens(cache.get(first, 1)), Some(vec![5, 6, 7, 8]));
         // The next spill does not fit: everything starts again, and stays right.
-        let other = cache.probe(text, 1, 3, false);
+        let other = cache.prober().probe(text, 1, 3, false);
         cache.put(other, 2, &spill);
         assert!(cache.get(first, 1).is_none());
         assert_eq!(tokens(cache.get(other, 2)), Some(spill.clone()));
@@ -506,14 +505,16 @@ mod tests {
         let text = b"cached piece, with text after it";
         with_cache(a, |cache| {
             let cache = cache.expect("a cache");
-            let probe = cache.probe(text, 0, 6, false);
+            let probe = cache.prober().probe(text, 0, 6, false);
             cache.put(probe, 6, &[42]);
             with_cache(a, |inner| assert!(inner.is_none()));
         });
         let held = |id| {
             with_cache(id, |cache| {
                 let cache = cache.expect("a cache");
-                cache.get(cache.probe(text, 0, 6, false), 6).is_some()
+                cache
+                    .get(cache.prober().probe(text, 0, 6, false), 6)
+                    .is_some()
             })
         };
         assert!(held(a));

@@ -850,7 +850,8 @@ mod tests {
 
     #[test]
     fn windows_full_of_pieces_fill_batches_past_batch_but_within_max_batch() {
-        // A piece per byte: each window adds 63 pieces to a batch that may hold 63 already.
+        // A piece every byte or two: a window adds dozens of pieces to a batch that may hold
+        // 63 already.
         let text: String = (0..5_000).map(|i| ["1", "+", "a", "."][i % 4]).collect();
         splits_like_the_regex(&text).unwrap();
         for p in PATTERNS {
