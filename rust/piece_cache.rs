@@ -299,6 +299,31 @@ pub(crate) fn pick_set(sets: [usize; 2], older: [Option<u16>; 2], clock: u16) ->
     }
 }
 
+/// The item of a most-recently-used list that `is` picks, moved first (so the one dropped
+/// next is the least recently used); None when there is none. The per-thread tables of this
+/// cache and of `bpe::long_cache` are kept so, one per vocabulary.
+pub(crate) fn used<T>(items: &mut [T], is: impl Fn(&T) -> bool) -> Option<&mut T> {
+    let at = items.iter().position(is)?;
+    items[..=at].rotate_right(1);
+    Some(&mut items[0])
+}
+
+/// `used`, or else a new item from `new`, put first (the last dropped when `limit` are kept).
+pub(crate) fn used_or_new<T>(
+    items: &mut Vec<T>,
+    limit: usize,
+    is: impl Fn(&T) -> bool,
+    new: impl FnOnce() -> T,
+) -> &mut T {
+    if used(items, is).is_none() {
+        if items.len() == limit {
+            items.pop();
+        }
+        items.insert(0, new());
+    }
+    &mut items[0]
+}
+
 thread_local! {
     static TABLES_BY_VOCAB: RefCell<Vec<(u64, PieceCache)>> = const { RefCell::new(Vec::new()) };
 }
@@ -310,20 +335,14 @@ pub fn with_cache<R>(vocab_id: u64, f: impl FnOnce(Option<&mut PieceCache>) -> R
     let done = TABLES_BY_VOCAB
         .try_with(|tables| {
             let mut tables = tables.try_borrow_mut().ok()?;
-            let at = match tables.iter().position(|t| t.0 == vocab_id) {
-                Some(at) => at,
-                None => {
-                    if tables.len() == TABLES {
-                        tables.pop();
-                    }
-                    tables.push((vocab_id, PieceCache::new()));
-                    tables.len() - 1
-                }
-            };
-            // Most recent first, so the one dropped next is the least recently used.
-            tables[..=at].rotate_right(1);
+            let (_, cache) = used_or_new(
+                &mut tables,
+                TABLES,
+                |t| t.0 == vocab_id,
+                || (vocab_id, PieceCache::new()),
+            );
             let f = f.take().expect("called once");
-            Some(f(Some(&mut tables[0].1)))
+            Some(f(Some(cache)))
         })
         .ok()
         .flatten();

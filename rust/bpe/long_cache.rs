@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::MissingByte;
+use crate::piece_cache::{used, used_or_new};
 use crate::vocab::{hash_token, head_word, Rank, Vocab};
 
 /// Longest piece kept.
@@ -65,7 +66,7 @@ pub fn with_tokens(
     let found = TABLES_BY_VOCAB
         .try_with(|tables| {
             let mut tables = tables.try_borrow_mut().ok()?;
-            let table = used(&mut tables, vocab.id())?;
+            let table = used(&mut tables, |t| t.vocab_id == vocab.id())?;
             table.tokens.get(piece)?.iter().for_each(|&r| emit(r));
             Some(())
         })
@@ -82,37 +83,15 @@ pub fn with_tokens(
     // A thread being torn down, or a cache in use further up the stack, keeps nothing.
     let _ = TABLES_BY_VOCAB.try_with(|tables| {
         if let Ok(mut tables) = tables.try_borrow_mut() {
-            table_for(&mut tables, vocab.id()).put(piece, tokens);
+            let new = || Table {
+                vocab_id: vocab.id(),
+                tokens: HashMap::default(),
+                held: 0,
+            };
+            used_or_new(&mut tables, TABLES, |t| t.vocab_id == vocab.id(), new).put(piece, tokens);
         }
     });
     Ok(())
-}
-
-/// The table of `vocab_id`, if there is one, moved first: most recently used first, so the
-/// one dropped next is the least recently used.
-fn used(tables: &mut [Table], vocab_id: u64) -> Option<&mut Table> {
-    let at = tables.iter().position(|t| t.vocab_id == vocab_id)?;
-    tables[..=at].rotate_right(1);
-    Some(&mut tables[0])
-}
-
-/// The table of `vocab_id`, first in the list (a new one replaces the least recently used
-/// when the list is full).
-fn table_for(tables: &mut Vec<Table>, vocab_id: u64) -> &mut Table {
-    if used(tables, vocab_id).is_none() {
-        if tables.len() == TABLES {
-            tables.pop();
-        }
-        tables.insert(
-            0,
-            Table {
-                vocab_id,
-                tokens: HashMap::default(),
-                held: 0,
-            },
-        );
-    }
-    &mut tables[0]
 }
 
 impl Table {
