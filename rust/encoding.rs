@@ -630,9 +630,12 @@ impl Encoding {
         let mut state = BatchState::default();
         self.pretok.for_each_batch_with(
             text,
-            |a, b| match b - a <= piece_cache::MAX_PIECE {
-                true => prober.probe(s, a, b, both.get()),
-                false => Probe::default(),
+            |a, b| {
+                if b - a <= piece_cache::MAX_PIECE {
+                    prober.probe(s, a, b, both.get())
+                } else {
+                    Probe::default()
+                }
             },
             |spans, probes| {
                 self.cached_batch(s, spans, probes, cache, emit, &mut state);
