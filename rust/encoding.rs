@@ -623,23 +623,22 @@ impl Encoding {
     ) -> Result<(), EncodeError> {
         let s = text.as_bytes();
         let prober = cache.prober();
-        // Whether probes load both of a piece's sets: while lookups often read the second
-        // (text the cache has not seen, or a table so full that many pieces sit in their
-        // second set), else only the first. Set after each batch for the next.
-        let both = std::cell::Cell::new(false);
         let mut state = BatchState::default();
+        // The mode, `both`: whether probes load both of a piece's sets: while lookups often
+        // read the second (text the cache has not seen, or a table so full that many pieces
+        // sit in their second set), else only the first. Decided after each batch for the next.
         self.pretok.for_each_batch_with(
             text,
-            |a, b| {
+            move |both, a, b| {
                 if b - a <= piece_cache::MAX_PIECE {
-                    prober.probe(s, a, b, both.get())
+                    prober.probe(s, a, b, both)
                 } else {
                     Probe::default()
                 }
             },
             |spans, probes| {
                 self.cached_batch(s, spans, probes, cache, emit, &mut state);
-                both.set(state.misses >= MISSES_TO_LOAD_BOTH_SETS || cache.crowded());
+                state.misses >= MISSES_TO_LOAD_BOTH_SETS || cache.crowded()
             },
         )?;
         state.finish()
@@ -687,7 +686,7 @@ impl Encoding {
         let mut err = None;
         self.pretok.for_each_batch_with(
             text,
-            |a, b| vocab.prepare(&s[a..b]),
+            |(), a, b| vocab.prepare(&s[a..b]),
             |spans, keys| {
                 for (&key, &(a, b)) in keys.iter().zip(spans) {
                     let piece = &s[a..b];

@@ -46,7 +46,8 @@ const KEY_MASKS: [[u64; 2]; MAX_PIECE + 1] = {
 const TABLES: usize = 2;
 
 /// Two entries that share a cache line: a piece can sit in either, so two pieces whose hashes
-/// meet do not evict each other (the newer is kept first, the older second).
+/// meet do not evict each other. A new entry goes first, and a piece found second moves first
+/// (see [`PieceCache::get`]): the one read more often is where a lookup looks first.
 ///
 /// Each piece has two sets. With one, three pieces of a text that meet in a set evict each
 /// other on every pass: 7,260 misses on each pass over 1 MB of multilingual text (30,380
@@ -66,7 +67,8 @@ struct Entry {
     key: u128,
     len: u8,
     count: u8,
-    /// When it was put (the table's clock then): when both sets are full, the older goes.
+    /// When it was put (the table's clock then): when both sets are full, the second entry
+    /// put longer ago goes.
     stamp: u16,
     ids: [Rank; MAX_TOKENS],
 }
@@ -132,15 +134,20 @@ impl Prober {
     pub fn probe(self, text: &[u8], start: usize, end: usize, both: bool) -> Probe {
         let len = end - start;
         debug_assert!((1..=MAX_PIECE).contains(&len));
-        let (lo, hi) = match text.get(start..start + 16) {
+        // `start + 16 <= text.len()`, in a form whose parts the scan computes once.
+        let (lo, hi) = match text.len() >= 16 && start <= text.len() - 16 {
             // One load, then the bytes past the piece masked off.
-            Some(window) => {
-                let word =
-                    |at: usize| u64::from_le_bytes(window[at..at + 8].try_into().expect("8"));
+            true => {
+                // SAFETY: the 16 bytes from `start` lie within `text` (checked above).
+                let word = |at: usize| unsafe {
+                    u64::from_le(std::ptr::read_unaligned(
+                        text.as_ptr().add(start + at).cast::<u64>(),
+                    ))
+                };
                 let [lo_mask, hi_mask] = KEY_MASKS[len];
                 (word(0) & lo_mask, word(8) & hi_mask)
             }
-            None => {
+            false => {
                 let mut buf = [0u8; 16];
                 buf[..len].copy_from_slice(&text[start..end]);
                 let key = u128::from_le_bytes(buf);
@@ -191,26 +198,39 @@ impl PieceCache {
         self.held >= SETS
     }
 
-    /// The entry of the probed piece, in its first set or else its second.
+    /// Where the probed piece's entry is: its set and which of the set's two entries; the
+    /// first set, else the second.
     #[inline(always)]
-    fn find(&self, probe: Probe, len: usize) -> Option<&Entry> {
+    fn find(&self, probe: Probe, len: usize) -> Option<(usize, usize)> {
         let holds = |e: &Entry| e.holds(probe, len);
-        let [a, b] = &self.sets[probe.slot()].0;
+        let slot = probe.slot();
+        let [a, b] = &self.sets[slot].0;
         if holds(a) {
-            return Some(a);
+            return Some((slot, 0));
         }
         if holds(b) {
-            return Some(b);
+            return Some((slot, 1));
         }
         // Most pieces sit in their first set; the second is read only when it is not there.
-        let [c, d] = &self.sets[probe.alt()].0;
-        [c, d].into_iter().find(|e| holds(e))
+        let alt = probe.alt();
+        let at = self.sets[alt].0.iter().position(holds)?;
+        Some((alt, at))
     }
 
-    /// The tokens of the probed piece of `len` bytes, when the cache holds them.
+    /// The tokens of the probed piece of `len` bytes, when the cache holds them. A piece found
+    /// second in its set swaps places with the first: a lookup checks the first entry, then
+    /// the second, and a processor guesses that branch by its history, so a piece that sits
+    /// second costs a mispredicted branch at each lookup (15% of the pieces of source code
+    /// did). Count of code, best of 3 alternating pinned runs: o200k 2.30 -> 1.99 ms per MB,
+    /// cl100k 2.31 -> 2.10; multilingual 3.43 -> 3.25, 3.96 -> 3.57.
     #[inline(always)]
-    pub fn get(&self, probe: Probe, len: usize) -> Option<Hit<'_>> {
-        let e = self.find(probe, len)?;
+    pub fn get(&mut self, probe: Probe, len: usize) -> Option<Hit<'_>> {
+        let (slot, mut at) = self.find(probe, len)?;
+        if at == 1 {
+            self.sets[slot].0.swap(0, 1);
+            at = 0;
+        }
+        let e = &self.sets[slot].0[at];
         let count = e.count as usize;
         Some(if count <= MAX_TOKENS {
             Hit::Inline(&e.ids, count)
@@ -462,6 +482,33 @@ mod tests {
         assert_eq!((second[0].len, second[1].len), (5, 11));
         let first = cache.sets[probe.slot()].0;
         assert_eq!((first[0].len, first[1].len), (9, 10));
+    }
+
+    #[test]
+    fn a_piece_found_second_in_its_set_moves_first() {
+        let mut cache = PieceCache::new();
+        let text = b"piece";
+        let probe = cache.prober().probe(text, 0, 5, false);
+        cache.put(probe, 5, &[3]);
+        // Another piece of the same set put after it: the newer goes first.
+        let other = Entry {
+            key: 1,
+            len: 9,
+            count: 1,
+            stamp: 0,
+            ids: [4, 0, 0],
+        };
+        let set = &mut cache.sets[probe.slot()].0;
+        assert_eq!(set[0].len, 5);
+        set[1] = set[0];
+        set[0] = other;
+        assert_eq!(tokens(cache.get(probe, 5)), Some(vec![3]));
+        // Found second, it is now first, where the next lookup looks first; both are kept.
+        let set = cache.sets[probe.slot()].0;
+        assert_eq!((set[0].len, set[1].len), (5, 9));
+        assert_eq!(set[1].ids, [4, 0, 0]);
+        assert_eq!(tokens(cache.get(probe, 5)), Some(vec![3]));
+        assert_eq!(cache.sets[probe.slot()].0[0].len, 5);
     }
 
     #[test]

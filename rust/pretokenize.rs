@@ -88,18 +88,22 @@ impl Pretokenizer {
         text: &str,
         mut f: impl FnMut(&[(usize, usize)]),
     ) -> Result<(), PatternError> {
-        self.for_each_batch_with(text, |_, _| (), |spans, _| f(spans))
+        self.for_each_batch_with(text, |(), _, _| (), |spans, _| f(spans))
     }
 
-    /// `for_each_batch`, with `at_piece(start, end)` called as each piece is found and its
+    /// `for_each_batch`, with `at_piece(mode, start, end)` called as each piece is found and its
     /// results handed over beside the spans. The lookups start loading a piece's entry there:
-    /// spread over the scan, the loads queue less than when a whole batch asks at once.
+    /// spread over the scan, the loads queue less than when a whole batch asks at once. `f`
+    /// returns the `mode` the next batch's pieces are found with (the first's is the default):
+    /// a value the scan keeps in a register, where one behind a reference would be loaded again
+    /// for each piece. `at_piece` is copied into registers for each window, so it is `Copy`
+    /// (it captures copies, not references: a reference would be loaded again per piece too).
     #[inline(always)]
-    pub fn for_each_batch_with<P: Copy + Default>(
+    pub fn for_each_batch_with<M: Copy + Default, P: Copy + Default>(
         &self,
         text: &str,
-        at_piece: impl FnMut(usize, usize) -> P,
-        f: impl FnMut(&[(usize, usize)], &[P]),
+        at_piece: impl Fn(M, usize, usize) -> P + Copy,
+        f: impl FnMut(&[(usize, usize)], &[P]) -> M,
     ) -> Result<(), PatternError> {
         let s = text.as_bytes();
         let mut out = Batcher::new(at_piece, f);
@@ -143,25 +147,29 @@ pub const BATCH: usize = 64;
 pub const MAX_BATCH: usize = BATCH + 64;
 
 /// Spans, and what `at_piece` gave for each, handed over a batch at a time.
-struct Batcher<P, H, F> {
+struct Batcher<M, P, H, F> {
     spans: [(usize, usize); MAX_BATCH],
     found: [P; MAX_BATCH],
     n: usize,
+    /// What the last hand-over returned, for `at_piece`.
+    mode: M,
     at_piece: H,
     f: F,
 }
 
-impl<P, H, F> Batcher<P, H, F>
+impl<M, P, H, F> Batcher<M, P, H, F>
 where
+    M: Copy + Default,
     P: Copy + Default,
-    H: FnMut(usize, usize) -> P,
-    F: FnMut(&[(usize, usize)], &[P]),
+    H: Fn(M, usize, usize) -> P + Copy,
+    F: FnMut(&[(usize, usize)], &[P]) -> M,
 {
     fn new(at_piece: H, f: F) -> Self {
         Batcher {
             spans: [(0, 0); MAX_BATCH],
             found: [P::default(); MAX_BATCH],
             n: 0,
+            mode: M::default(),
             at_piece,
             f,
         }
@@ -170,7 +178,7 @@ where
     #[inline(always)]
     fn push(&mut self, start: usize, end: usize) {
         self.spans[self.n] = (start, end);
-        self.found[self.n] = (self.at_piece)(start, end);
+        self.found[self.n] = (self.at_piece)(self.mode, start, end);
         self.n += 1;
         if self.n == BATCH {
             self.hand_over();
@@ -183,12 +191,19 @@ where
     #[inline(always)]
     fn push_window(&mut self, at: usize, mut starts: u64) -> usize {
         debug_assert!(self.n < BATCH && starts & 1 == 0);
-        let mut n = self.n;
+        // Copies in registers: stores into the arrays would otherwise reload them.
+        let (mut n, mode, at_piece) = (self.n, self.mode, self.at_piece);
         let mut from = 0;
         while starts != 0 {
             let to = starts.trailing_zeros() as usize;
-            self.spans[n] = (at + from, at + to);
-            self.found[n] = (self.at_piece)(at + from, at + to);
+            // A window has at most 63 pieces after its first, and the batch held fewer than
+            // BATCH before it: n stays below MAX_BATCH.
+            debug_assert!(n < MAX_BATCH);
+            // SAFETY: n < MAX_BATCH, above.
+            unsafe {
+                *self.spans.get_unchecked_mut(n) = (at + from, at + to);
+                *self.found.get_unchecked_mut(n) = at_piece(mode, at + from, at + to);
+            }
             n += 1;
             from = to;
             starts &= starts - 1;
@@ -202,7 +217,7 @@ where
 
     #[inline(always)]
     fn hand_over(&mut self) {
-        (self.f)(&self.spans[..self.n], &self.found[..self.n]);
+        self.mode = (self.f)(&self.spans[..self.n], &self.found[..self.n]);
         self.n = 0;
     }
 
@@ -215,11 +230,12 @@ where
 
 /// The scanning loop, one copy per pattern (so `next` inlines), a batch at a time.
 #[inline(always)]
-fn scan<P, H, F>(s: &[u8], next: impl Fn(&[u8], usize) -> usize, out: &mut Batcher<P, H, F>)
+fn scan<M, P, H, F>(s: &[u8], next: impl Fn(&[u8], usize) -> usize, out: &mut Batcher<M, P, H, F>)
 where
+    M: Copy + Default,
     P: Copy + Default,
-    H: FnMut(usize, usize) -> P,
-    F: FnMut(&[(usize, usize)], &[P]),
+    H: Fn(M, usize, usize) -> P + Copy,
+    F: FnMut(&[(usize, usize)], &[P]) -> M,
 {
     let mut i = 0;
     while i < s.len() {
@@ -238,15 +254,16 @@ const MIN_ASCII: u32 = 16;
 /// with a stand-in (see [`ascii64`] and [`letters`]), one piece at a time with `next` where a
 /// window is not sure of a piece.
 #[inline(always)]
-fn scan_windows<P, H, F>(
+fn scan_windows<M, P, H, F>(
     s: &[u8],
     family: Family,
     next: impl Fn(&[u8], usize) -> usize,
-    out: &mut Batcher<P, H, F>,
+    out: &mut Batcher<M, P, H, F>,
 ) where
+    M: Copy + Default,
     P: Copy + Default,
-    H: FnMut(usize, usize) -> P,
-    F: FnMut(&[(usize, usize)], &[P]),
+    H: Fn(M, usize, usize) -> P + Copy,
+    F: FnMut(&[(usize, usize)], &[P]) -> M,
 {
     let mut i = 0;
     while let Some(w) = s.get(i..i + 64) {
@@ -817,7 +834,7 @@ mod tests {
             let (mut spans, mut hooked) = (Vec::new(), Vec::new());
             fast.for_each_batch_with(
                 text,
-                |a, b| (a, b),
+                |(), a, b| (a, b),
                 |batch, found| {
                     assert!(batch.len() <= MAX_BATCH && batch == found);
                     hooked.extend_from_slice(found);
