@@ -35,7 +35,10 @@ pub const LOWERISH: u8 = LL | LM_LO | MARK;
 
 /// Flags of U+0000..U+07FF (every char of one or two UTF-8 bytes) in one table, so that the
 /// scripts written in two-byte chars (Cyrillic, Greek, Hebrew, Arabic...) need one load a char.
-static LOW: [u8; 0x800] = {
+static LOW: [u8; 0x800] = LOW_FLAGS;
+
+/// [`LOW`] as a constant, for tables derived from it at compile time.
+pub const LOW_FLAGS: [u8; 0x800] = {
     const S1: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/unicode_stage1.bin"));
     const S2: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/unicode_stage2.bin"));
     let mut table = [0u8; 0x800];

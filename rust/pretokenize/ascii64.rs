@@ -141,9 +141,11 @@ fn contractions(w: &[u8; 64], at: u64) -> (u64, u64) {
 
 /// The piece starts in the window `w`, which starts a piece (bit 0 is set), and how many bytes
 /// of it the starts are sure for: a set bit below that count is a start, a clear one is not.
-/// `high` is [`high`] of the window.
+/// `high` is [`high`] of the window. `other_tails` are bytes of `[^\s\p{L}\p{N}]` that
+/// continue the char before them (a multi-byte char standing in as one `#` a byte: see
+/// [`super::letters`]), 0 in ASCII.
 #[inline(always)]
-pub fn starts(w: &[u8; 64], high: u64, family: Family) -> (u64, u32) {
+pub fn starts(w: &[u8; 64], high: u64, other_tails: u64, family: Family) -> (u64, u32) {
     let m = Masks::of(w, high);
     let known_len = m.known.count_ones();
     let letter = m.letter();
@@ -193,11 +195,18 @@ pub fn starts(w: &[u8; 64], high: u64, family: Family) -> (u64, u32) {
     }
     let glued = glued | o200k_apostrophe;
     let other_starts = (other_starts | contraction_ends | 1) & other & !glued;
+    // The bytes of the chars that start those pieces: a multi-byte char's tail goes with it.
+    let other_start_chars = if other_tails == 0 {
+        other_starts
+    } else {
+        other_starts | fill_up(other_tails, before(other_starts) & other_tails)
+    };
 
     // Letters start a piece after a digit or a newline, after a char of `[^\s\p{L}\p{N}]` that
     // does not (it would take the letters: `[^\r\n\p{L}\p{N}]?`), not after other whitespace
     // (which takes them the same way). o200k also starts one where lower case turns upper.
-    let mut letter_starts = before(m.digit | m.newline) | (before(other) & !before(other_starts));
+    let mut letter_starts =
+        before(m.digit | m.newline) | (before(other) & !before(other_start_chars));
     if family == Family::O200k {
         letter_starts |= m.upper & before(m.lower);
     }
@@ -289,7 +298,7 @@ mod tests {
     }
 
     fn starts_of(w: &[u8; 64], family: Family) -> (u64, u32) {
-        starts(w, high(w), family)
+        starts(w, high(w), 0, family)
     }
 
     /// Every window of `text` that starts a piece.

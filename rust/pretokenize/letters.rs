@@ -12,61 +12,152 @@
 //! a non-ASCII digit or space, whose length in chars the rules count), `ſ` (U+017F, which a
 //! case-insensitive contraction takes for `s`), and a char the window cuts. The window is then
 //! known up to the first of those, as it was up to the first non-ASCII byte.
+//!
+//! Chars of `[^\s\p{L}\p{N}]` (punctuation, symbols, and in cl100k the marks of Indic and other
+//! scripts) stand in as `#`, one per byte. Here the length does matter, in one rule: a single
+//! such char at a piece's start is the prefix of the letters after it (`[^\r\n\p{L}\p{N}]?`),
+//! where a run of them is a piece of its own. So their bytes after the first are reported
+//! too, and the window reads them as part of the char they end (see [`super::ascii64::starts`]).
 
 use super::ascii64::Family;
-use crate::unicode::{char_flags_at, LETTER, LL, LM_LO, LU_LT, MARK};
+use crate::unicode::{char_flags_at, LETTER, LL, LM_LO, LOW_FLAGS, LU_LT, MARK, NUMBER, SPACE};
 
 /// The long s, which `(?i)` folds to `s`: contractions take it.
 const LONG_S: u32 = 0x17F;
 
-/// The ASCII letter that stands in for the char `cp` with flags `f`, if it has one.
+/// What stands in for a char of `[^\s\p{L}\p{N}]`: ASCII of that class, and of no other the
+/// masks read (not an apostrophe, a slash, or a letter once case-folded).
+const OTHER_STAND_IN: u8 = b'#';
+
+/// The ASCII byte that stands in for the char `cp` with flags `f`, if it has one.
 #[inline(always)]
-fn stand_in_for(cp: u32, f: u8, family: Family) -> Option<u8> {
+const fn stand_in_for(cp: u32, f: u8, family: Family) -> Option<u8> {
     if cp == LONG_S {
         return None;
     }
+    // o200k reads marks as letters (in both of its letter classes).
+    let named = match family {
+        Family::Cl100k => LETTER | NUMBER | SPACE,
+        Family::O200k => LETTER | MARK | NUMBER | SPACE,
+    };
+    if f & named == 0 {
+        return Some(OTHER_STAND_IN);
+    }
     match family {
-        Family::Cl100k => (f & LETTER != 0).then_some(b'a'),
+        Family::Cl100k if f & LETTER != 0 => Some(b'a'),
         Family::O200k if f & (LM_LO | MARK) != 0 => None,
         Family::O200k if f & LU_LT != 0 => Some(b'A'),
-        Family::O200k => (f & LL != 0).then_some(b'a'),
+        Family::O200k if f & LL != 0 => Some(b'a'),
+        _ => None,
     }
 }
 
-/// The window `w` (which starts at a char boundary) with its multi-byte letters replaced, up to
-/// the first char that has no stand-in, and the bytes still non-ASCII (that char's and all after
-/// it). `high` is the window's non-ASCII bytes.
+/// The stand-ins of the chars of three and four bytes by their flags, 0 where there is none.
+/// `[cl100k, o200k]`.
+static BY_FLAGS: [[u8; 256]; 2] = {
+    let mut tables = [[0u8; 256]; 2];
+    let families = [Family::Cl100k, Family::O200k];
+    let mut t = 0;
+    while t < 2 {
+        let mut f = 0;
+        while f < 256 {
+            if let Some(b) = stand_in_for(0x800, f as u8, families[t]) {
+                tables[t][f] = b;
+            }
+            f += 1;
+        }
+        t += 1;
+    }
+    tables
+};
+
+/// The stand-ins of the chars of two bytes (U+0080..U+07FF: Latin, Greek, Cyrillic, Hebrew,
+/// Arabic...) by code point, 0 where there is none: a load per char, where the flags and the
+/// rules above take a dozen branches. `[cl100k, o200k]`.
+static TWO_BYTES: [[u8; 0x800]; 2] = {
+    let mut tables = [[0u8; 0x800]; 2];
+    let families = [Family::Cl100k, Family::O200k];
+    let mut t = 0;
+    while t < 2 {
+        let mut cp = 0x80;
+        while cp < 0x800 {
+            if let Some(b) = stand_in_for(cp as u32, LOW_FLAGS[cp], families[t]) {
+                tables[t][cp] = b;
+            }
+            cp += 1;
+        }
+        t += 1;
+    }
+    tables
+};
+
+/// A window with its multi-byte chars replaced where they have a stand-in.
+pub struct StoodIn {
+    pub window: [u8; 64],
+    /// The bytes still non-ASCII: those of the first char without a stand-in, and all after.
+    pub high: u64,
+    /// The bytes after the first of each char of `[^\s\p{L}\p{N}]` that stands in as `#`.
+    pub other_tails: u64,
+}
+
+/// The window `w` (which starts at a char boundary) with its multi-byte chars replaced, up to
+/// the first char that has no stand-in. `high` is the window's non-ASCII bytes.
 #[inline(always)]
-pub fn stand_in(w: &[u8; 64], high: u64, family: Family) -> ([u8; 64], u64) {
+pub fn stand_in(w: &[u8; 64], high: u64, family: Family) -> StoodIn {
     let mut out = *w;
     let mut rest = high;
+    let mut other_tails = 0;
+    let two_bytes = &TWO_BYTES[family as usize];
+    let by_flags = &BY_FLAGS[family as usize];
     while rest != 0 {
         // The lowest non-ASCII byte left starts a char: the chars before it were all replaced.
         let k = rest.trailing_zeros() as usize;
-        let len = match w[k] {
-            0xF0.. => 4,
-            0xE0.. => 3,
-            _ => 2,
-        };
+        if w[k] < 0xE0 {
+            // Two bytes (most scripts with an alphabet).
+            if k == 63 {
+                break;
+            }
+            let cp = ((w[k] as usize & 0x1F) << 6) | (w[k + 1] as usize & 0x3F);
+            let b = two_bytes[cp];
+            if b == 0 {
+                break;
+            }
+            out[k] = b;
+            out[k + 1] = b;
+            if b == OTHER_STAND_IN {
+                other_tails |= 2 << k;
+            }
+            rest &= !(3 << k);
+            continue;
+        }
+        let len = if w[k] >= 0xF0 { 4 } else { 3 };
         if k + len > 64 {
             break;
         }
-        let (cp, f, _) = char_flags_at(w, k);
-        let Some(letter) = stand_in_for(cp, f, family) else {
+        // Past U+07FF only the flags decide (the long s is two bytes).
+        let (_, f, _) = char_flags_at(w, k);
+        let letter = by_flags[f as usize];
+        if letter == 0 {
             break;
-        };
+        }
         // Stores of known sizes: a fill of `len` bytes would be a call to memset.
         out[k] = letter;
         out[k + 1] = letter;
-        if len > 2 {
-            out[k + 2] = letter;
-            if len > 3 {
-                out[k + 3] = letter;
-            }
+        out[k + 2] = letter;
+        if len > 3 {
+            out[k + 3] = letter;
         }
-        rest &= !((u64::MAX >> (64 - len)) << k);
+        let bytes = (u64::MAX >> (64 - len)) << k;
+        if letter == OTHER_STAND_IN {
+            other_tails |= bytes & !(1 << k);
+        }
+        rest &= !bytes;
     }
-    (out, rest)
+    StoodIn {
+        window: out,
+        high: rest,
+        other_tails,
+    }
 }
 
 #[cfg(test)]
@@ -82,27 +173,48 @@ mod tests {
 
     #[test]
     fn letters_stand_in_by_class_and_the_rest_stops_the_window() {
-        let w = window("Добрый день, ΑΒγ ǅ 日本 x\u{301}y");
-        let (cl, left) = stand_in(&w, high(&w), Family::Cl100k);
-        let shown = String::from_utf8_lossy(&cl[..41]);
-        assert_eq!(shown, "aaaaaaaaaaaa aaaaaaaa, aaaaaa aa aaaaaa x");
-        // The mark (U+0301) has no stand-in: it and everything after it stays.
-        assert_eq!(left, high(&w) & (u64::MAX << 41));
+        let w = window("Добрый день, ΑΒγ ǅ 日本 x\u{301}y \u{a0}");
+        let cl = stand_in(&w, high(&w), Family::Cl100k);
+        let shown = String::from_utf8_lossy(&cl.window[..45]);
+        // The mark (U+0301) is `[^\s\p{L}\p{N}]` to cl100k: it stands in as `#`, a byte each.
+        assert_eq!(shown, "aaaaaaaaaaaa aaaaaaaa, aaaaaa aa aaaaaa x##y ");
+        assert_eq!(cl.other_tails, 1 << 42);
+        // The no-break space (U+00A0) is whitespace and has no stand-in: it and all after stay.
+        assert_eq!(cl.high, high(&w) & (u64::MAX << 45));
 
-        let (o2, left) = stand_in(&w, high(&w), Family::O200k);
-        assert_eq!(&o2[..29], b"AAaaaaaaaaaa aaaaaaaa, AAAAaa");
+        let o2 = stand_in(&w, high(&w), Family::O200k);
+        assert_eq!(&o2.window[..29], b"AAaaaaaaaaaa aaaaaaaa, AAAAaa");
         // ǅ (Lt) is upper case to o200k.
-        assert_eq!(&o2[30..32], b"AA");
+        assert_eq!(&o2.window[30..32], b"AA");
         // 日 is Lo, in both of o200k's classes: the window is known up to it.
-        assert_eq!(left.trailing_zeros(), 33);
+        assert_eq!(o2.high.trailing_zeros(), 33);
+        assert_eq!(o2.other_tails, 0);
+    }
+
+    #[test]
+    fn other_chars_stand_in_as_one_byte_and_tails() {
+        // A dash (3 bytes), guillemets (2 each), an emoji (4): `#` with their tails reported.
+        let w = window("a\u{2014}b «c» 😀");
+        for family in [Family::Cl100k, Family::O200k] {
+            let s = stand_in(&w, high(&w), family);
+            assert_eq!(&s.window[..16], b"a###b ##c## ####");
+            assert_eq!(s.high, 0);
+            let tails = [2, 3, 7, 10, 13, 14, 15]
+                .iter()
+                .fold(0, |m, k| m | 1u64 << k);
+            assert_eq!(s.other_tails, tails);
+        }
+        // To o200k a mark is a letter of both cases, which has no stand-in.
+        let w = window("x\u{301}");
+        assert_eq!(stand_in(&w, high(&w), Family::O200k).high, 0b110);
     }
 
     #[test]
     fn long_s_and_a_char_the_window_cuts_have_no_stand_in() {
         let w = window("'ſ");
-        assert_eq!(stand_in(&w, high(&w), Family::Cl100k).1, 0b110);
+        assert_eq!(stand_in(&w, high(&w), Family::Cl100k).high, 0b110);
         let mut w = [b'a'; 64];
         w[63] = 0xD0; // the first byte of a two-byte letter whose second is past the window
-        assert_eq!(stand_in(&w, high(&w), Family::Cl100k).1, 1 << 63);
+        assert_eq!(stand_in(&w, high(&w), Family::Cl100k).high, 1 << 63);
     }
 }
