@@ -20,7 +20,9 @@
 //! too, and the window reads them as part of the char they end (see [`super::ascii64::starts`]).
 
 use super::ascii64::Family;
-use crate::unicode::{char_flags_at, LETTER, LL, LM_LO, LOW_FLAGS, LU_LT, MARK, NUMBER, SPACE};
+use crate::unicode::{
+    char_flags_at, flags, LETTER, LL, LM_LO, LOW_FLAGS, LU_LT, MARK, NUMBER, SPACE,
+};
 
 /// The long s, which `(?i)` folds to `s`: contractions take it.
 const LONG_S: u32 = 0x17F;
@@ -112,43 +114,44 @@ pub fn stand_in(w: &[u8; 64], high: u64, family: Family) -> StoodIn {
     while rest != 0 {
         // The lowest non-ASCII byte left starts a char: the chars before it were all replaced.
         let k = rest.trailing_zeros() as usize;
-        if w[k] < 0xE0 {
-            // Two bytes (most scripts with an alphabet).
-            if k == 63 {
+        let b0 = w[k] as u32;
+        // Its stand-in and length, from a table by code point for two bytes (most scripts
+        // with an alphabet), by flags for three (Indic and most other scripts of the BMP, CJK,
+        // punctuation) and four (emoji, historic scripts): the long s, the one char the flags
+        // do not decide, is two bytes. A char the window cuts has none.
+        let (b, len) = if b0 < 0xE0 {
+            if k > 62 {
                 break;
             }
-            let cp = ((w[k] as usize & 0x1F) << 6) | (w[k + 1] as usize & 0x3F);
-            let b = two_bytes[cp];
-            if b == 0 {
+            let cp = ((b0 & 0x1F) << 6) | (w[k + 1] as u32 & 0x3F);
+            (two_bytes[cp as usize], 2)
+        } else if b0 < 0xF0 {
+            if k > 61 {
                 break;
             }
-            out[k] = b;
-            out[k + 1] = b;
-            if b == OTHER_STAND_IN {
-                other_tails |= 2 << k;
+            let cp =
+                ((b0 & 0x0F) << 12) | ((w[k + 1] as u32 & 0x3F) << 6) | (w[k + 2] as u32 & 0x3F);
+            (by_flags[flags(cp) as usize], 3)
+        } else {
+            if k > 60 {
+                break;
             }
-            rest &= !(3 << k);
-            continue;
-        }
-        let len = if w[k] >= 0xF0 { 4 } else { 3 };
-        if k + len > 64 {
-            break;
-        }
-        // Past U+07FF only the flags decide (the long s is two bytes).
-        let (_, f, _) = char_flags_at(w, k);
-        let letter = by_flags[f as usize];
-        if letter == 0 {
+            (by_flags[char_flags_at(w, k).1 as usize], 4)
+        };
+        if b == 0 {
             break;
         }
         // Stores of known sizes: a fill of `len` bytes would be a call to memset.
-        out[k] = letter;
-        out[k + 1] = letter;
-        out[k + 2] = letter;
-        if len > 3 {
-            out[k + 3] = letter;
+        out[k] = b;
+        out[k + 1] = b;
+        if len > 2 {
+            out[k + 2] = b;
+            if len > 3 {
+                out[k + 3] = b;
+            }
         }
-        let bytes = (u64::MAX >> (64 - len)) << k;
-        if letter == OTHER_STAND_IN {
+        let bytes = ((1u64 << len) - 1) << k;
+        if b == OTHER_STAND_IN {
             other_tails |= bytes & !(1 << k);
         }
         rest &= !bytes;
