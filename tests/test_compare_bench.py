@@ -131,6 +131,26 @@ def test_targets_pass_and_fail_on_the_ratios() -> None:
     assert report._ratio_target("encode", rows, 1.24).ok is True
 
 
+def test_the_paired_lead_is_the_median_of_each_rounds_ratio() -> None:
+    # The machine slows down for rounds 2 and 3: devsynth is twice as fast in every round, but
+    # the slow rounds fall on its median and not on the peer's.
+    work = _work(
+        {
+            "tiktoken": workloads.Outcome(times=[9.0] * 5),
+            "devsynth": workloads.Outcome(times=[1.0, 3.0, 3.0, 1.0, 3.0]),
+            "toktok": workloads.Outcome(times=[2.0, 6.0, 6.0, 2.0, 2.0]),
+            "fastokens": workloads.Outcome(times=[2.5, 7.0, 7.0, 2.5, 2.5]),
+        }
+    )
+    assert report.lead_over_peers(work) == (2.0 / 3.0, "toktok")
+    # Per round, the fastest peer of that round: 2/1, 6/3, 6/3, 2/1, 2/3.
+    assert report.paired_lead(work) == 2.0
+    rows: list[tuple[str, dict[str, Any] | None]] = [("English", work)]
+    assert "paired 2.00x" in report._ratio_target("encode", rows, 1.25).detail
+    work["results"]["devsynth"]["exact"] = False
+    assert report.paired_lead(work) is None
+
+
 BENCH_EXTRA = ("tiktoken", "rs_bpe")
 
 
