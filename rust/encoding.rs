@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::bpe::{self, MissingByte};
 use crate::bulk::cut::CutRule;
 use crate::piece_cache::{self, Hit, PieceCache, Probe};
-use crate::pretokenize::{PatternError, Pretokenizer};
+use crate::pretokenize::{PatternError, Pretokenizer, MAX_BATCH};
 use crate::vocab::{Rank, Vocab, VocabError};
 
 /// Misses in a batch of pieces from which the next batch loads both sets of each piece's
@@ -22,7 +22,16 @@ const MISSES_TO_LOAD_BOTH_SETS: usize = 4;
 
 /// Where tokens go as they are found: a `Vec` being filled, a count, or any `FnMut(Rank)`.
 pub trait TokenSink {
+    /// Whether the sink keeps only how many tokens it was given (see `push_count`).
+    const COUNTS_ONLY: bool = false;
+
     fn push(&mut self, token: Rank);
+
+    /// `count` tokens whose ids do not matter: for a sink that is `COUNTS_ONLY` only.
+    #[inline(always)]
+    fn push_count(&mut self, count: usize) {
+        debug_assert!(Self::COUNTS_ONLY || count == 0, "ids would be lost");
+    }
 
     /// The tokens `ids[..count]` of a cached piece (`count <= ids.len()`).
     #[inline(always)]
@@ -73,9 +82,16 @@ impl TokenSink for Vec<Rank> {
 struct Count(usize);
 
 impl TokenSink for Count {
+    const COUNTS_ONLY: bool = true;
+
     #[inline(always)]
     fn push(&mut self, _: Rank) {
         self.0 += 1;
+    }
+
+    #[inline(always)]
+    fn push_count(&mut self, count: usize) {
+        self.0 += count;
     }
 
     #[inline(always)]
@@ -646,21 +662,49 @@ impl Encoding {
 
     /// The tokens of one batch of pieces of `s`, probed as they were found.
     #[inline(always)]
-    fn cached_batch(
+    fn cached_batch<S: TokenSink>(
         &self,
         s: &[u8],
         spans: &[(usize, usize)],
         probes: &[Probe],
         cache: &mut PieceCache,
-        emit: &mut impl TokenSink,
+        emit: &mut S,
         state: &mut BatchState,
     ) {
-        let vocab = &self.vocab;
         state.misses = 0;
+        if S::COUNTS_ONLY {
+            // Order does not matter to a count: the hits are added up in a loop that calls
+            // nothing (so it keeps its values in registers), the rest follow.
+            const { assert!(MAX_BATCH <= 256, "a batch's indices are bytes") };
+            let mut rest = [0u8; MAX_BATCH];
+            let mut left = 0;
+            let mut counted = 0;
+            for (k, (&probe, &(a, b))) in probes.iter().zip(spans).enumerate() {
+                let len = b - a;
+                let hit = if len <= piece_cache::MAX_PIECE {
+                    cache.get(probe, len).map(|hit| hit.count())
+                } else {
+                    None
+                };
+                match hit {
+                    Some(count) => counted += count,
+                    None => {
+                        rest[left] = k as u8;
+                        left += 1;
+                    }
+                }
+            }
+            emit.push_count(counted);
+            for &k in &rest[..left] {
+                let k = k as usize;
+                self.uncached_piece(s, spans[k], probes[k], cache, emit, state);
+            }
+            return;
+        }
         for (&probe, &(a, b)) in probes.iter().zip(spans) {
             let len = b - a;
             if len > piece_cache::MAX_PIECE {
-                long_piece(vocab, &s[a..b], emit, &mut state.err);
+                long_piece(&self.vocab, &s[a..b], emit, &mut state.err);
                 continue;
             }
             match cache.get(probe, len) {
@@ -668,9 +712,32 @@ impl Encoding {
                 Some(Hit::Spilled(tokens)) => emit.push_all(tokens),
                 None => {
                     state.misses += 1;
-                    missed_piece(vocab, cache, probe, &s[a..b], emit, &mut state.err);
+                    missed_piece(&self.vocab, cache, probe, &s[a..b], emit, &mut state.err);
                 }
             }
+        }
+    }
+
+    /// A piece of a count's batch that the first pass did not find: a long one, or a miss
+    /// (which an earlier miss of the batch may have put in the cache since).
+    #[inline(never)]
+    fn uncached_piece<S: TokenSink>(
+        &self,
+        s: &[u8],
+        (a, b): (usize, usize),
+        probe: Probe,
+        cache: &mut PieceCache,
+        emit: &mut S,
+        state: &mut BatchState,
+    ) {
+        let len = b - a;
+        if len > piece_cache::MAX_PIECE {
+            long_piece(&self.vocab, &s[a..b], emit, &mut state.err);
+        } else if let Some(hit) = cache.get(probe, len) {
+            emit.push_count(hit.count());
+        } else {
+            state.misses += 1;
+            missed_piece(&self.vocab, cache, probe, &s[a..b], emit, &mut state.err);
         }
     }
 

@@ -120,6 +120,17 @@ pub enum Hit<'c> {
     Spilled(&'c [Rank]),
 }
 
+impl Hit<'_> {
+    /// How many tokens.
+    #[inline(always)]
+    pub fn count(&self) -> usize {
+        match self {
+            Hit::Inline(_, count) => *count,
+            Hit::Spilled(tokens) => tokens.len(),
+        }
+    }
+}
+
 /// Makes a piece's probe and starts loading its sets; see [`PieceCache::prober`]. The address
 /// is only ever prefetched (a hint that cannot fault), never read through.
 #[derive(Clone, Copy)]

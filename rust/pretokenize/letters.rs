@@ -56,42 +56,36 @@ const fn stand_in_for(cp: u32, f: u8, family: Family) -> Option<u8> {
 
 /// The stand-ins of the chars of three and four bytes by their flags, 0 where there is none.
 /// `[cl100k, o200k]`.
-static BY_FLAGS: [[u8; 256]; 2] = {
-    let mut tables = [[0u8; 256]; 2];
-    let families = [Family::Cl100k, Family::O200k];
-    let mut t = 0;
-    while t < 2 {
-        let mut f = 0;
-        while f < 256 {
-            if let Some(b) = stand_in_for(0x800, f as u8, families[t]) {
-                tables[t][f] = b;
-            }
-            f += 1;
-        }
-        t += 1;
-    }
-    tables
-};
+static BY_FLAGS: [[u8; 256]; 2] = stand_in_tables(true);
 
 /// The stand-ins of the chars of two bytes (U+0080..U+07FF: Latin, Greek, Cyrillic, Hebrew,
 /// Arabic...) by code point, 0 where there is none: a load per char, where the flags and the
 /// rules above take a dozen branches. `[cl100k, o200k]`.
-static TWO_BYTES: [[u8; 0x800]; 2] = {
-    let mut tables = [[0u8; 0x800]; 2];
+static TWO_BYTES: [[u8; 0x800]; 2] = stand_in_tables(false);
+
+/// The tables above: entry `i` is the stand-in of a char with flags `i` past U+07FF
+/// (`by_flags`), or of the char U+`i` (below U+0800, its flags from `LOW_FLAGS`).
+const fn stand_in_tables<const N: usize>(by_flags: bool) -> [[u8; N]; 2] {
+    let mut tables = [[0u8; N]; 2];
     let families = [Family::Cl100k, Family::O200k];
     let mut t = 0;
     while t < 2 {
-        let mut cp = 0x80;
-        while cp < 0x800 {
-            if let Some(b) = stand_in_for(cp as u32, LOW_FLAGS[cp], families[t]) {
-                tables[t][cp] = b;
+        let mut i = 0;
+        while i < N {
+            let (cp, f) = if by_flags {
+                (0x800, i as u8)
+            } else {
+                (i as u32, LOW_FLAGS[i])
+            };
+            if let Some(b) = stand_in_for(cp, f, families[t]) {
+                tables[t][i] = b;
             }
-            cp += 1;
+            i += 1;
         }
         t += 1;
     }
     tables
-};
+}
 
 /// A window with its multi-byte chars replaced where they have a stand-in.
 pub struct StoodIn {
