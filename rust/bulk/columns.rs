@@ -4,6 +4,8 @@
 //! any) and lone surrogates (NumPy can hold them) count as U+FFFD, as `text_of` treats them.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 
@@ -314,11 +316,11 @@ pub fn count_texts<E: Send>(
     texts: &[Option<Cow<'_, str>>],
     count: impl Fn(&str) -> Result<usize, E> + Sync,
 ) -> Result<Vec<i64>, E> {
-    texts
-        .par_iter()
-        .with_min_len(32)
-        .map(|t| t.as_deref().map_or(Ok(0), |t| count(t).map(|n| n as i64)))
-        .collect()
+    counts_in_order(texts.len(), |i| {
+        texts[i]
+            .as_deref()
+            .map_or(Ok(0), |t| count(t).map(|n| n as i64))
+    })
 }
 
 /// The count of each value of a validated column (0 for a null), on the current Rayon pool.
@@ -334,11 +336,40 @@ pub fn count_column<E: Send>(
     if column.len() < 64 {
         return (0..column.len()).map(one).collect();
     }
-    (0..column.len())
+    counts_in_order(column.len(), one)
+}
+
+/// `one(i)` for each `i < n`, in parallel on the current Rayon pool, returning the error of the
+/// lowest failing `i`. Rayon's `collect` into a `Result` returns whichever error a thread met
+/// first, so the error would depend on timing; here, once `i` fails, only items before it are
+/// still counted (an earlier one may fail too), and the error kept is the lowest.
+fn counts_in_order<E: Send>(
+    n: usize,
+    one: impl Fn(usize) -> Result<i64, E> + Sync,
+) -> Result<Vec<i64>, E> {
+    let first_failed = AtomicUsize::new(usize::MAX);
+    let error: Mutex<Option<(usize, E)>> = Mutex::new(None);
+    let counts: Vec<i64> = (0..n)
         .into_par_iter()
         .with_min_len(32)
-        .map(one)
-        .collect()
+        .map(|i| {
+            if i > first_failed.load(Ordering::Relaxed) {
+                return 0;
+            }
+            one(i).unwrap_or_else(|e| {
+                first_failed.fetch_min(i, Ordering::Relaxed);
+                let mut kept = error.lock().unwrap_or_else(PoisonError::into_inner);
+                if kept.as_ref().is_none_or(|(at, _)| i < *at) {
+                    *kept = Some((i, e));
+                }
+                0
+            })
+        })
+        .collect();
+    match error.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        Some((_, e)) => Err(e),
+        None => Ok(counts),
+    }
 }
 
 #[cfg(test)]
@@ -565,6 +596,27 @@ mod tests {
         assert_eq!(got, want);
         let failed = count_texts(&texts, |t| if t.len() > 30 { Err(t.len()) } else { Ok(1) });
         assert_eq!(failed, Err(33));
+    }
+
+    #[test]
+    fn the_first_error_in_order_wins_even_when_a_later_one_comes_sooner() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        let texts: Vec<Option<Cow<'_, str>>> =
+            (0..256).map(|i| Some(Cow::Owned(i.to_string()))).collect();
+        let got = pool.install(|| {
+            count_texts(&texts, |t| match t {
+                "11" => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    Err(11)
+                }
+                "200" | "150" => Err(t.parse::<i32>().unwrap()),
+                _ => Ok(1),
+            })
+        });
+        assert_eq!(got, Err(11));
     }
 
     #[test]
