@@ -26,7 +26,18 @@ fn main() {
     let mut tokens = 0usize;
     // ROUNDS=n runs exactly n rounds (for callgrind), whatever the time budget.
     let fixed: Option<u64> = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok());
+    // SWEEP=n writes n MB before each round (not timed): other work evicting the caches, as
+    // between the calls of a real program.
+    let sweep_mb: usize = std::env::var("SWEEP")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0);
+    let mut sweep = vec![0u8; sweep_mb << 20];
     while fixed.map_or(start.elapsed() < budget || rounds == 0, |n| rounds < n) {
+        for (i, b) in sweep.iter_mut().enumerate().step_by(64) {
+            *b = b.wrapping_add(i as u8);
+        }
+        std::hint::black_box(&sweep);
         let round = Instant::now();
         tokens = match mode {
             "count" => enc.count(&text, &none).unwrap(),

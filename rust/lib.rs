@@ -14,6 +14,7 @@ pub mod handle;
 pub mod piece_cache;
 pub mod pretokenize;
 pub mod threads;
+pub mod transcode;
 pub mod unicode;
 pub mod vocab;
 pub mod zeroed;

@@ -127,6 +127,30 @@ def check_encodings() -> None:
             f"{name}: special token",
         )
         check(enc.count_batch(TEXTS) == [len(e) for e in expected], f"{name}: count_batch")
+    check_long_non_ascii_text()
+
+
+def check_long_non_ascii_text() -> None:
+    """A long non-ASCII str is encoded to UTF-8 by us, from its code points, where CPython's
+    layout is known (rust/py/str_data.rs): same tokens as from CPython's own UTF-8, which a
+    second copy gets first, and CPython reads back the UTF-8 we kept."""
+    import ctypes
+    import platform
+
+    from devsynth import _core, tokens
+
+    text = " ".join(TEXTS) * 40
+    ours, theirs = ("#" + text)[1:], ("#" + text)[1:]
+    as_utf8 = ctypes.pythonapi.PyUnicode_AsUTF8
+    as_utf8.restype, as_utf8.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    check(as_utf8(theirs) == text.encode(), "CPython's UTF-8 of a long text")
+    for name in ("cl100k_base", "o200k_base"):
+        enc = tokens.get_encoding(name)
+        check(enc.encode(ours) == enc.encode(theirs), f"{name}: a long non-ASCII text")
+    check(ours.encode() == text.encode(), "the UTF-8 kept in the str is CPython's")
+    flags = Path("/proc/cpuinfo").read_text() if sys.platform == "linux" else ""
+    if platform.machine() == "x86_64" and " avx2" in flags and " bmi2" in flags:
+        check(_core.reads_str_in_place(), "long non-ASCII strs are encoded in place")
 
 
 # sha256 of OpenAI's published files (the hashes tiktoken pins), kept here rather than read

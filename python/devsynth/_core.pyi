@@ -26,6 +26,7 @@ __all__ = [
     "count_column",
     "count_files",
     "hash_embeddings",
+    "reads_str_in_place",
     "walk_paths",
 ]
 BUILTIN_ENCODINGS: list[str]
@@ -85,6 +86,7 @@ class CoreEncoding:
 def hash_embeddings(
     texts: Sequence[str], dimensions: int, num_threads: int | None = None
 ) -> list[list[float]]: ...
+def reads_str_in_place() -> bool: ...
 
 # Chat (rust/py/chat.rs): a counter is an encoding, or a callable giving a text's token count.
 SYSTEM_ROLES: list[str]

@@ -9,6 +9,7 @@ mod embed;
 mod encoding;
 mod errors;
 mod ints;
+mod str_data;
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -21,6 +22,7 @@ pub(crate) use errors::internal_error;
 
 use crate::builtin;
 use crate::threads::{self, Cancel, Stopped};
+use crate::transcode;
 
 /// Runs Rust work with the GIL released; a panic (a bug) becomes a RuntimeError, never an abort
 /// or a PanicException.
@@ -35,6 +37,11 @@ pub(crate) fn text_of<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, str>> {
     let s = obj
         .cast::<PyString>()
         .map_err(|_| PyTypeError::new_err(format!("expected str, got {}", type_name(obj))))?;
+    if transcode::is_fast() {
+        if let Some(text) = str_data::utf8_of(s, TRANSCODE_FROM) {
+            return Ok(Cow::Borrowed(text));
+        }
+    }
     match s.to_str() {
         Ok(t) => Ok(Cow::Borrowed(t)),
         Err(_) => {
@@ -45,6 +52,10 @@ pub(crate) fn text_of<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, str>> {
         }
     }
 }
+
+/// Chars from which a non-ASCII str is encoded by us (see `str_data`) rather than by CPython:
+/// below it, the calls cost about what they save.
+const TRANSCODE_FROM: usize = 64;
 
 pub(crate) fn texts_of<'a>(items: &'a [Bound<'_, PyAny>]) -> PyResult<Vec<Cow<'a, str>>> {
     items.iter().map(text_of).collect()
@@ -150,12 +161,20 @@ pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_default()
 }
 
+/// Whether a long non-ASCII str's UTF-8 is encoded here from its code points (see
+/// `str_data`): for tests and for benchmarks that say which path they measured.
+#[pyfunction]
+fn reads_str_in_place(py: Python<'_>) -> bool {
+    transcode::is_fast() && str_data::layout_is_known(py)
+}
+
 #[pymodule]
 #[pyo3(name = "_core")]
 pub fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<encoding::CoreEncoding>()?;
     m.add_class::<encoding::PySpecials>()?;
     m.add_function(wrap_pyfunction!(embed::hash_embeddings, m)?)?;
+    m.add_function(wrap_pyfunction!(reads_str_in_place, m)?)?;
     chat::register(m)?;
     bulk::register(m)?;
     m.add("BUILTIN_ENCODINGS", builtin::NAMES.to_vec())?;
