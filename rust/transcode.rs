@@ -9,7 +9,7 @@
 //! Two passes: the first sizes the output and refuses what is not a Unicode scalar value (a
 //! lone surrogate, which a Python str may hold), so the second writes into room it knows.
 
-/// Whether [`to_utf8`] has its fast path on this CPU (AVX2 and BMI). Elsewhere a caller had
+/// Whether [`encode_into`] has its fast path on this CPU (AVX2 and BMI). Elsewhere a caller had
 /// better let Python encode: a scalar loop is no faster than CPython's.
 #[inline]
 pub fn is_fast() -> bool {
@@ -61,20 +61,6 @@ impl CodeUnit for u32 {
 
 /// Bytes past the UTF-8 that [`encode_into`] may write (and leaves undefined).
 pub const SLACK: usize = 16;
-
-/// The UTF-8 of `chars`, or `None` when one of them is not a Unicode scalar value (a surrogate,
-/// or past U+10FFFF).
-pub fn to_utf8<C: CodeUnit>(chars: &[C]) -> Option<String> {
-    let len = utf8_len(chars)?;
-    let mut out: Vec<u8> = Vec::with_capacity(len + SLACK);
-    // SAFETY: `len` is the UTF-8 length of `chars`, checked to be scalar values; `out` has room
-    // for it and the slack.
-    unsafe {
-        encode_into(chars, out.as_mut_ptr());
-        out.set_len(len);
-        Some(String::from_utf8_unchecked(out))
-    }
-}
 
 /// The UTF-8 length of `chars`, or `None` when one is not a scalar value.
 pub fn utf8_len<C: CodeUnit>(chars: &[C]) -> Option<usize> {
@@ -280,6 +266,20 @@ unsafe fn encode_avx2<C: CodeUnit>(chars: &[C], out: *mut u8) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The UTF-8 of `chars`, or `None` when one of them is not a scalar value: both steps of
+    /// `keep_utf8` (rust/py/str_data.rs) into a `Vec`.
+    fn to_utf8<C: CodeUnit>(chars: &[C]) -> Option<String> {
+        let len = utf8_len(chars)?;
+        let mut out: Vec<u8> = Vec::with_capacity(len + SLACK);
+        // SAFETY: `len` is the UTF-8 length of `chars`, checked to be scalar values; `out` has
+        // room for it and the slack.
+        unsafe {
+            encode_into(chars, out.as_mut_ptr());
+            out.set_len(len);
+            Some(String::from_utf8_unchecked(out))
+        }
+    }
 
     fn std_utf8(chars: &[u32]) -> Option<String> {
         chars.iter().map(|&c| char::from_u32(c)).collect()

@@ -22,7 +22,6 @@ pub(crate) use errors::internal_error;
 
 use crate::builtin;
 use crate::threads::{self, Cancel, Stopped};
-use crate::transcode;
 
 /// Runs Rust work with the GIL released; a panic (a bug) becomes a RuntimeError, never an abort
 /// or a PanicException.
@@ -37,10 +36,8 @@ pub(crate) fn text_of<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, str>> {
     let s = obj
         .cast::<PyString>()
         .map_err(|_| PyTypeError::new_err(format!("expected str, got {}", type_name(obj))))?;
-    if transcode::is_fast() {
-        if let Some(text) = str_data::utf8_of(s, TRANSCODE_FROM) {
-            return Ok(Cow::Borrowed(text));
-        }
+    if let Some(text) = str_data::utf8_of(s, TRANSCODE_FROM) {
+        return Ok(Cow::Borrowed(text));
     }
     match s.to_str() {
         Ok(t) => Ok(Cow::Borrowed(t)),
@@ -165,7 +162,7 @@ pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
 /// `str_data`): for tests and for benchmarks that say which path they measured.
 #[pyfunction]
 fn reads_str_in_place(py: Python<'_>) -> bool {
-    transcode::is_fast() && str_data::layout_is_known(py)
+    str_data::reads_in_place(py)
 }
 
 #[pymodule]

@@ -29,11 +29,40 @@ enum Chars<'a> {
 }
 
 impl Chars<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Chars::Latin1(c) => c.len(),
+            Chars::Ucs2(c) => c.len(),
+            Chars::Ucs4(c) => c.len(),
+        }
+    }
+
     fn to_vec(&self) -> Vec<u32> {
         match self {
             Chars::Latin1(c) => c.iter().map(|&u| u32::from(u)).collect(),
             Chars::Ucs2(c) => c.iter().map(|&u| u32::from(u)).collect(),
             Chars::Ucs4(c) => c.to_vec(),
+        }
+    }
+
+    /// See [`transcode::utf8_len`].
+    fn utf8_len(&self) -> Option<usize> {
+        match self {
+            Chars::Latin1(c) => transcode::utf8_len(c),
+            Chars::Ucs2(c) => transcode::utf8_len(c),
+            Chars::Ucs4(c) => transcode::utf8_len(c),
+        }
+    }
+
+    /// See [`transcode::encode_into`].
+    ///
+    /// # Safety
+    /// As there: `self.utf8_len()` is `Some(len)` and `out` has room for `len + SLACK` bytes.
+    unsafe fn encode_into(&self, out: *mut u8) {
+        match self {
+            Chars::Latin1(c) => transcode::encode_into(c, out),
+            Chars::Ucs2(c) => transcode::encode_into(c, out),
+            Chars::Ucs4(c) => transcode::encode_into(c, out),
         }
     }
 }
@@ -56,11 +85,12 @@ struct Layout {
 const LENGTH: usize = 16;
 const STATE: usize = 32;
 
-/// The layout of this interpreter's strs, if it is one we know and it reads back right.
+/// The layout of this interpreter's strs, if it is one we know and it reads back right, on a
+/// CPU where our encoding beats CPython's (`transcode::is_fast`).
 fn layout(py: Python<'_>) -> Option<Layout> {
     static LAYOUT: OnceLock<Option<Layout>> = OnceLock::new();
     *LAYOUT.get_or_init(|| {
-        if !cfg!(target_pointer_width = "64") {
+        if !cfg!(target_pointer_width = "64") || !transcode::is_fast() {
             return None;
         }
         let version = py.version_info();
@@ -84,8 +114,9 @@ fn layout(py: Python<'_>) -> Option<Layout> {
     })
 }
 
-/// Whether this interpreter's layout is known and checked.
-pub(crate) fn layout_is_known(py: Python<'_>) -> bool {
+/// Whether strs are read in place here: the interpreter's layout is known and checked, and the
+/// CPU has the fast encoding.
+pub(crate) fn reads_in_place(py: Python<'_>) -> bool {
     layout(py).is_some()
 }
 
@@ -103,10 +134,13 @@ fn check(py: Python<'_>, layout: Layout) -> bool {
             // SAFETY: `s` is a live str; `read` checks its type, flags and length before it
             // reads on. The UTF-8 is written only once the code points read back right.
             unsafe {
-                if read(s.as_ptr(), layout).map(|c| c.to_vec()) != Some(want) {
+                let Some(chars) = read(s.as_ptr(), layout) else {
+                    return false;
+                };
+                if chars.to_vec() != want {
                     return false;
                 }
-                let Some(ours) = keep_utf8(&s, layout) else {
+                let Some(ours) = keep_utf8(&s, layout, chars) else {
                     return false;
                 };
                 let mut size: ffi::Py_ssize_t = 0;
@@ -127,36 +161,31 @@ pub(crate) fn utf8_of<'a>(s: &'a Bound<'_, PyString>, min_chars: usize) -> Optio
     let layout = layout(s.py())?;
     // SAFETY: `s` is a live str, borrowed for 'a, and `layout` is this interpreter's.
     unsafe {
-        match read(s.as_ptr(), layout)? {
-            Chars::Latin1(c) if c.len() < min_chars => None,
-            Chars::Ucs2(c) if c.len() < min_chars => None,
-            Chars::Ucs4(c) if c.len() < min_chars => None,
-            _ => keep_utf8(s, layout),
+        let chars = read(s.as_ptr(), layout)?;
+        if chars.len() < min_chars {
+            return None;
         }
+        keep_utf8(s, layout, chars)
     }
 }
 
-/// Encodes the UTF-8 of `s` and keeps it in `s`, as `PyUnicode_AsUTF8AndSize` would.
+/// Encodes the UTF-8 of `s` (its code points `chars`, as `read` gave them) and keeps it in `s`,
+/// as `PyUnicode_AsUTF8AndSize` would.
 ///
 /// # Safety
 /// `s` is live and `layout` is this interpreter's, checked (or being checked, after its code
 /// points read back right).
-unsafe fn keep_utf8<'a>(s: &'a Bound<'_, PyString>, layout: Layout) -> Option<&'a str> {
-    let chars = read(s.as_ptr(), layout)?;
-    let len = match chars {
-        Chars::Latin1(c) => transcode::utf8_len(c),
-        Chars::Ucs2(c) => transcode::utf8_len(c),
-        Chars::Ucs4(c) => transcode::utf8_len(c),
-    }?;
+unsafe fn keep_utf8<'a>(
+    s: &'a Bound<'_, PyString>,
+    layout: Layout,
+    chars: Chars<'a>,
+) -> Option<&'a str> {
+    let len = chars.utf8_len()?;
     let buf = ffi::PyObject_Malloc(len + transcode::SLACK).cast::<u8>();
     if buf.is_null() {
         return None;
     }
-    match chars {
-        Chars::Latin1(c) => transcode::encode_into(c, buf),
-        Chars::Ucs2(c) => transcode::encode_into(c, buf),
-        Chars::Ucs4(c) => transcode::encode_into(c, buf),
-    }
+    chars.encode_into(buf);
     buf.add(len).write(0);
     let base = s.as_ptr().cast::<u8>();
     base.add(layout.utf8 - 8)
