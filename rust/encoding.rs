@@ -11,6 +11,9 @@ use rayon::prelude::*;
 use crate::bpe::{self, MissingByte};
 use crate::bulk::cut::CutRule;
 use crate::piece_cache::{self, Hit, PieceCache, Probe};
+#[cfg(target_arch = "x86_64")]
+use crate::pretokenize::classify::Avx512;
+use crate::pretokenize::classify::{Classify, Lanes16};
 use crate::pretokenize::{PatternError, Pretokenizer, MAX_BATCH};
 use crate::vocab::{Rank, Vocab, VocabError};
 
@@ -604,11 +607,32 @@ impl Encoding {
         emit: &mut impl TokenSink,
     ) -> Result<(), EncodeError> {
         #[cfg(target_arch = "x86_64")]
-        if crate::cpu::has_x86_64_v3() {
-            // SAFETY: the CPU has every feature the function is compiled for, checked above.
-            return unsafe { self.cached_batches_v3(text, cache, emit) };
+        {
+            if let Some(k) = Avx512::detect() {
+                // SAFETY: `k` exists only where the CPU has every feature the function is
+                // compiled for (x86-64-v3 and AVX-512 F, BW, VBMI).
+                return unsafe { self.cached_batches_avx512(text, cache, emit, k) };
+            }
+            if crate::cpu::has_x86_64_v3() {
+                // SAFETY: the CPU has every feature the function is compiled for, checked above.
+                return unsafe { self.cached_batches_v3(text, cache, emit) };
+            }
         }
-        self.cached_batches(text, cache, emit)
+        self.cached_batches(text, cache, emit, Lanes16)
+    }
+
+    /// `cached_batches` compiled for x86-64-v3 with AVX-512 F, BW and VBMI: the windows' class
+    /// masks are one table lookup of 64 bytes (see [`crate::pretokenize::classify`]).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt,avx512f,avx512bw,avx512vbmi")]
+    unsafe fn cached_batches_avx512(
+        &self,
+        text: &str,
+        cache: &mut PieceCache,
+        emit: &mut impl TokenSink,
+        k: Avx512,
+    ) -> Result<(), EncodeError> {
+        self.cached_batches(text, cache, emit, k)
     }
 
     /// `cached_batches` compiled for x86-64-v3: the scan, and the probes inlined into it, get
@@ -622,7 +646,7 @@ impl Encoding {
         cache: &mut PieceCache,
         emit: &mut impl TokenSink,
     ) -> Result<(), EncodeError> {
-        self.cached_batches(text, cache, emit)
+        self.cached_batches(text, cache, emit, Lanes16)
     }
 
     /// Each piece is probed (its entry starts loading) as the pre-tokenizer finds it, and
@@ -636,6 +660,7 @@ impl Encoding {
         text: &str,
         cache: &mut PieceCache,
         emit: &mut impl TokenSink,
+        k: impl Classify,
     ) -> Result<(), EncodeError> {
         let s = text.as_bytes();
         let prober = cache.prober();
@@ -643,7 +668,8 @@ impl Encoding {
         // The mode, `both`: whether probes load both of a piece's sets: while lookups often
         // read the second (text the cache has not seen, or a table so full that many pieces
         // sit in their second set), else only the first. Decided after each batch for the next.
-        self.pretok.for_each_batch_with(
+        self.pretok.for_each_batch_in(
+            k,
             text,
             move |both, a, b| {
                 if b - a <= piece_cache::MAX_PIECE {
@@ -1069,15 +1095,24 @@ mod tests {
                 for _ in 0..2 {
                     assert_eq!(enc.encode_ordinary(t).unwrap(), plain, "{name}: {t:?}");
                 }
-                // Both copies of the loop: for this CPU (x86-64-v3 where it has that), and
-                // for the baseline.
+                // Every copy of the loop this CPU runs: the one chosen for it (AVX-512 or
+                // x86-64-v3 where it has them), x86-64-v3, and the baseline.
                 piece_cache::with_cache(enc.vocab().id(), |cache| {
                     let cache = cache.expect("a cache");
-                    let (mut fast, mut base) = (Vec::new(), Vec::new());
+                    let mut fast = Vec::new();
                     enc.ordinary_tokens_cached(t, cache, &mut |r| fast.push(r))
                         .unwrap();
-                    enc.cached_batches(t, cache, &mut |r| base.push(r)).unwrap();
                     assert_eq!(fast, plain);
+                    #[cfg(target_arch = "x86_64")]
+                    if crate::cpu::has_x86_64_v3() {
+                        let mut v3 = Vec::new();
+                        // SAFETY: the CPU has the features, checked above.
+                        unsafe { enc.cached_batches_v3(t, cache, &mut |r| v3.push(r)) }.unwrap();
+                        assert_eq!(v3, plain);
+                    }
+                    let mut base = Vec::new();
+                    enc.cached_batches(t, cache, &mut |r| base.push(r), Lanes16)
+                        .unwrap();
                     assert_eq!(base, plain);
                 });
             }

@@ -254,11 +254,11 @@ fn plain(input: &mut Input<'_>, arena: &mut Arena, format: &str) -> Generated {
     let length = input.small(24);
     let offset = input.small(6);
     let null_count = [0, -1, 1][input.u8() as usize % 3];
-    let skew = (input.u8() % 4 == 0) as usize;
+    let skew = input.u8().is_multiple_of(4) as usize;
     let (len, off) = (length.max(0) as usize, offset.max(0) as usize);
     let total = (len + off).min(64);
     let bitmap = input.bytes(total.div_ceil(8));
-    let with_bitmap = input.u8() % 2 == 0;
+    let with_bitmap = input.u8().is_multiple_of(2);
     let valid = |i: usize| {
         !(with_bitmap && null_count != 0) || bitmap[(off + i) / 8] >> ((off + i) % 8) & 1 == 1
     };
@@ -472,7 +472,7 @@ pub fn arrow(data: &[u8]) {
             .iter()
             .flat_map(|&k| k.to_le_bytes()[..width].to_vec())
             .collect();
-        let skew = (input.u8() % 4 == 0) as usize;
+        let skew = input.u8().is_multiple_of(4) as usize;
         let mut pointers = vec![
             // SAFETY: the indices array was generated with these buffers.
             unsafe { *dict.array.buffers },

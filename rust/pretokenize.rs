@@ -6,6 +6,7 @@
 
 mod ascii16;
 mod ascii64;
+pub mod classify;
 mod letters;
 
 use crate::unicode::{
@@ -13,6 +14,7 @@ use crate::unicode::{
 };
 use ascii16::OTHER;
 use ascii64::Family;
+use classify::{Classify, Lanes16};
 
 /// The pattern of r50k_base, p50k_base, p50k_edit and gpt2.
 pub const R50K_PATTERN: &str =
@@ -105,6 +107,18 @@ impl Pretokenizer {
         at_piece: impl Fn(M, usize, usize) -> P + Copy,
         f: impl FnMut(&[(usize, usize)], &[P]) -> M,
     ) -> Result<(), PatternError> {
+        self.for_each_batch_in(Lanes16, text, at_piece, f)
+    }
+
+    /// `for_each_batch_with`, the windows' masks computed by `k`.
+    #[inline(always)]
+    pub fn for_each_batch_in<M: Copy + Default, P: Copy + Default>(
+        &self,
+        k: impl Classify,
+        text: &str,
+        at_piece: impl Fn(M, usize, usize) -> P + Copy,
+        f: impl FnMut(&[(usize, usize)], &[P]) -> M,
+    ) -> Result<(), PatternError> {
         let s = text.as_bytes();
         let mut out = Batcher::new(at_piece, f);
         match self {
@@ -116,12 +130,14 @@ impl Pretokenizer {
             Pretokenizer::Cl100k => scan_windows(
                 s,
                 Family::Cl100k,
+                k,
                 |s, i| ascii_cl100k(s, i).unwrap_or_else(|| next_cl100k(s, i)),
                 &mut out,
             ),
             Pretokenizer::O200k => scan_windows(
                 s,
                 Family::O200k,
+                k,
                 |s, i| ascii_o200k(s, i).unwrap_or_else(|| next_o200k(s, i)),
                 &mut out,
             ),
@@ -257,6 +273,7 @@ const MIN_ASCII: u32 = 16;
 fn scan_windows<M, P, H, F>(
     s: &[u8],
     family: Family,
+    k: impl Classify,
     next: impl Fn(&[u8], usize) -> usize,
     out: &mut Batcher<M, P, H, F>,
 ) where
@@ -268,7 +285,7 @@ fn scan_windows<M, P, H, F>(
     let mut i = 0;
     while let Some(w) = s.get(i..i + 64) {
         let w: &[u8; 64] = w.try_into().expect("64 bytes");
-        let high = ascii64::high(w);
+        let high = k.high(w);
         // Multi-byte chars read as ASCII ones; `high` is then what is left unknown.
         let stood_in;
         let (w, high, other_tails) = if high == 0 {
@@ -278,7 +295,7 @@ fn scan_windows<M, P, H, F>(
             (&stood_in.window, stood_in.high, stood_in.other_tails)
         };
         if high.trailing_zeros() >= MIN_ASCII {
-            let (starts, sure) = ascii64::starts(w, high, other_tails, family);
+            let (starts, sure) = ascii64::starts(w, high, other_tails, family, k);
             // The starts after the first, below what the window is sure of.
             let rest = starts & !1 & u64::MAX.checked_shr(64 - sure).unwrap_or(0);
             if rest != 0 {
@@ -843,7 +860,20 @@ mod tests {
             .unwrap();
             fast.for_each_batch(text, |batch| spans.extend_from_slice(batch))
                 .unwrap();
-            prop_assert_eq!(hooked, spans, "pattern {}", p);
+            prop_assert_eq!(&hooked, &spans, "pattern {}", p);
+            // The windows read with AVX-512, where this CPU has it, find the same spans.
+            #[cfg(target_arch = "x86_64")]
+            if let Some(k) = classify::Avx512::detect() {
+                let mut wide = Vec::new();
+                fast.for_each_batch_in(
+                    k,
+                    text,
+                    |(), _, _| (),
+                    |batch, _: &[()]| wide.extend_from_slice(batch),
+                )
+                .unwrap();
+                prop_assert_eq!(wide, spans, "pattern {} (AVX-512)", p);
+            }
         }
         Ok(())
     }

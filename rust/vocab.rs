@@ -54,7 +54,7 @@ pub struct Aligned<T: ?Sized>(pub T);
 /// Reads little-endian u32s, borrowing them where the platform allows it.
 pub(crate) fn u32_slice(data: &'static Aligned<[u8]>) -> Cow<'static, [u32]> {
     let bytes = &data.0;
-    assert!(bytes.len() % 4 == 0);
+    assert!(bytes.len().is_multiple_of(4));
     if cfg!(target_endian = "little") {
         // SAFETY: 8-byte aligned (Aligned), a whole number of u32s, 'static, any bit pattern is
         // a valid u32, and on little-endian the layout matches.
@@ -74,7 +74,7 @@ pub(crate) fn u32_slice(data: &'static Aligned<[u8]>) -> Cow<'static, [u32]> {
 /// Reads little-endian u64s, borrowing them where the platform allows it.
 pub(crate) fn u64_slice(data: &'static Aligned<[u8]>) -> Cow<'static, [u64]> {
     let bytes = &data.0;
-    assert!(bytes.len() % 8 == 0);
+    assert!(bytes.len().is_multiple_of(8));
     if cfg!(target_endian = "little") {
         // SAFETY: as u32_slice, with 8-byte alignment and a whole number of u64s.
         Cow::Borrowed(unsafe {
@@ -93,7 +93,7 @@ pub(crate) fn u64_slice(data: &'static Aligned<[u8]>) -> Cow<'static, [u64]> {
 /// Reads the 16-byte slots build.rs wrote, borrowing them where the platform allows it.
 pub(crate) fn slot_slice(data: &'static Aligned<[u8]>) -> Cow<'static, [Slot]> {
     let bytes = &data.0;
-    assert!(bytes.len() % 16 == 0);
+    assert!(bytes.len().is_multiple_of(16));
     if cfg!(target_endian = "little") {
         // SAFETY: Slot is repr(C) of u64, u32, u32 (16 bytes, align 8, no padding); the data is
         // 8-byte aligned, a whole number of slots, 'static; every bit pattern is valid.

@@ -16,8 +16,9 @@
 //! caller hands such stretches to the scanners. The property tests check the starts against
 //! the scanners and the regex on text built to hit every rule and both edges of the window.
 
-use super::ascii16;
-use crate::unicode::{LL, LU_LT, NUMBER, SPACE};
+use super::classify::Classify;
+#[cfg(test)]
+use super::classify::Lanes16;
 
 /// The pattern family a window is read for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -68,35 +69,24 @@ fn fill_down(run: u64, from: u64) -> u64 {
     fill_up(run.reverse_bits(), from.reverse_bits()).reverse_bits()
 }
 
-/// The mask of a 16-byte lane function over the 64 bytes.
-#[inline(always)]
-fn mask64(w: &[u8; 64], lane: impl Fn(&[u8; 16]) -> u32) -> u64 {
-    let mut m = 0;
-    for k in 0..4 {
-        let chunk: &[u8; 16] = w[16 * k..16 * k + 16].try_into().expect("16 bytes");
-        m |= (lane(chunk) as u64) << (16 * k);
-    }
-    m
-}
-
 impl Masks {
     #[inline(always)]
-    fn of(w: &[u8; 64], high: u64) -> Masks {
+    fn of(w: &[u8; 64], high: u64, k: impl Classify) -> Masks {
         let known = if high == 0 {
             u64::MAX
         } else {
             (1u64 << high.trailing_zeros()) - 1
         };
-        let newline = mask64(w, ascii16::newlines) & known;
+        let c = k.classes(w);
         Masks {
-            upper: mask64(w, ascii16::mask::<LU_LT>) & known,
-            lower: mask64(w, ascii16::mask::<LL>) & known,
-            digit: mask64(w, ascii16::mask::<NUMBER>) & known,
-            newline,
-            blank: mask64(w, ascii16::mask::<SPACE>) & known & !newline,
-            space: mask64(w, ascii16::equal::<b' '>) & known,
-            apostrophe: mask64(w, ascii16::equal::<b'\''>) & known,
-            slash: mask64(w, ascii16::equal::<b'/'>) & known,
+            upper: c.upper & known,
+            lower: c.lower & known,
+            digit: c.digit & known,
+            newline: c.newline & known,
+            blank: c.blank & known,
+            space: c.space & known,
+            apostrophe: c.apostrophe & known,
+            slash: c.slash & known,
             known,
         }
     }
@@ -116,37 +106,33 @@ impl Masks {
 }
 
 /// The window's non-ASCII bytes (bytes of multi-byte chars), one bit each.
-#[inline(always)]
+#[cfg(test)]
 pub fn high(w: &[u8; 64]) -> u64 {
-    mask64(w, ascii16::high)
+    Lanes16.high(w)
 }
 
 /// Apostrophes in `at` followed by `(?i:[sdmt]|ll|ve|re)`: (those of one letter, of two).
 #[inline(always)]
-fn contractions(w: &[u8; 64], at: u64) -> (u64, u64) {
-    // Setting bit 5 lowers ASCII letters; no other byte becomes a lower-case letter by it.
-    let mut folded = [0u8; 64];
-    for (f, &b) in folded.iter_mut().zip(w) {
-        *f = b | 0x20;
-    }
-    let is = |lane: fn(&[u8; 16]) -> u32| mask64(&folded, lane);
-    let one = is(ascii16::equal::<b's'>)
-        | is(ascii16::equal::<b'd'>)
-        | is(ascii16::equal::<b'm'>)
-        | is(ascii16::equal::<b't'>);
-    let (l, e) = (is(ascii16::equal::<b'l'>), is(ascii16::equal::<b'e'>));
-    let two = (is(ascii16::equal::<b'r'>) | is(ascii16::equal::<b'v'>)) & after(e) | l & after(l);
-    (at & after(one), at & after(two))
+fn contractions(w: &[u8; 64], at: u64, k: impl Classify) -> (u64, u64) {
+    let c = k.contraction_letters(w);
+    let two = c.r_or_v & after(c.e) | c.l & after(c.l);
+    (at & after(c.one), at & after(two))
 }
 
 /// The piece starts in the window `w`, which starts a piece (bit 0 is set), and how many bytes
 /// of it the starts are sure for: a set bit below that count is a start, a clear one is not.
 /// `high` is [`high`] of the window. `other_tails` are bytes of `[^\s\p{L}\p{N}]` that
 /// continue the char before them (a multi-byte char standing in as one `#` a byte: see
-/// [`super::letters`]), 0 in ASCII.
+/// [`super::letters`]), 0 in ASCII. `k` computes the class masks.
 #[inline(always)]
-pub fn starts(w: &[u8; 64], high: u64, other_tails: u64, family: Family) -> (u64, u32) {
-    let m = Masks::of(w, high);
+pub fn starts(
+    w: &[u8; 64],
+    high: u64,
+    other_tails: u64,
+    family: Family,
+    k: impl Classify,
+) -> (u64, u32) {
+    let m = Masks::of(w, high, k);
     let known_len = m.known.count_ones();
     let letter = m.letter();
     let other = m.other();
@@ -180,7 +166,7 @@ pub fn starts(w: &[u8; 64], high: u64, other_tails: u64, family: Family) -> (u64
         Family::O200k => m.apostrophe & before(letter),
     };
     if candidates != 0 {
-        let (one, two) = contractions(w, candidates);
+        let (one, two) = contractions(w, candidates, k);
         glued = before(one) | before(two) | before(before(two));
         contraction_ends = before(before(one)) | before(before(before(two)));
         if family == Family::O200k {
@@ -298,7 +284,7 @@ mod tests {
     }
 
     fn starts_of(w: &[u8; 64], family: Family) -> (u64, u32) {
-        starts(w, high(w), 0, family)
+        starts(w, high(w), 0, family, Lanes16)
     }
 
     /// Every window of `text` that starts a piece.
