@@ -1,6 +1,9 @@
 //! Encodes a file repeatedly and prints MB/s: the core's speed without Python in the way.
 //!
 //!     cargo run --release --example throughput -- o200k_base FILE [encode|count|split] [SECONDS]
+//!
+//! THREADS=n encodes or counts the text cut into parts on a pool of n threads, as
+//! `encode_ordinary(text, num_threads=n)` does.
 
 use std::time::{Duration, Instant};
 
@@ -33,6 +36,12 @@ fn main() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(0);
     let mut sweep = vec![0u8; sweep_mb << 20];
+    let threads: Option<usize> = std::env::var("THREADS").ok().and_then(|r| r.parse().ok());
+    let pool = devsynth_core::threads::pool(threads).expect("a pool");
+    let split = devsynth_core::threads::Split {
+        pool: &pool,
+        parts: devsynth_core::threads::parts_for(text.len(), threads),
+    };
     while fixed.map_or(start.elapsed() < budget || rounds == 0, |n| rounds < n) {
         for (i, b) in sweep.iter_mut().enumerate().step_by(64) {
             *b = b.wrapping_add(i as u8);
@@ -40,6 +49,11 @@ fn main() {
         std::hint::black_box(&sweep);
         let round = Instant::now();
         tokens = match mode {
+            "count" if split.parts > 1 => enc.count_ordinary_parallel(&text, None, split).unwrap(),
+            "encode" if split.parts > 1 => enc
+                .encode_ordinary_parallel(&text, None, split)
+                .unwrap()
+                .len(),
             "count" => enc.count(&text, &none).unwrap(),
             // The pre-tokenizer alone: pieces, no lookups.
             "split" => {

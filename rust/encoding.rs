@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use rayon::prelude::*;
 
 use crate::bpe::{self, MissingByte};
 use crate::bulk::cut::CutRule;
@@ -15,6 +14,7 @@ use crate::piece_cache::{self, Hit, PieceCache, Probe};
 use crate::pretokenize::classify::Avx512;
 use crate::pretokenize::classify::{Classify, Lanes16};
 use crate::pretokenize::{PatternError, Pretokenizer, MAX_BATCH};
+use crate::threads::{self, Split};
 use crate::vocab::{Rank, Vocab, VocabError};
 
 /// Misses in a batch of pieces from which the next batch loads both sets of each piece's
@@ -360,16 +360,10 @@ impl Encoding {
         Specials { allowed, refused }
     }
 
-    /// Tokens of `text` under `specials`; when no special token is allowed, a long text is
-    /// split into `parts` encoded in parallel on the current rayon pool (see
-    /// `encode_ordinary_parallel`; the cuts only know ordinary text).
-    pub fn encode_with(
-        &self,
-        text: &str,
-        specials: &Specials,
-        parts: usize,
-    ) -> Result<Vec<Rank>, EncodeError> {
-        Ok(self.encode_parts_with(text, specials, parts)?.concat())
+    /// Tokens of `text` under `specials`, on this thread.
+    pub fn encode_with(&self, text: &str, specials: &Specials) -> Result<Vec<Rank>, EncodeError> {
+        let mut parts = self.encode_parts_with(text, specials, None)?;
+        Ok(parts.pop().unwrap_or_default())
     }
 
     /// `encode_with` on one thread, the tokens appended to `out` (on an error, `out` may keep
@@ -385,33 +379,35 @@ impl Encoding {
     }
 
     /// `encode_with`, its tokens left in the parts the text was cut into (one part when it
-    /// stays whole): the parts' tokens, laid end to end, are the text's.
+    /// stays whole): the parts' tokens, laid end to end, are the text's. With `split`, a text
+    /// in which no special token is allowed is cut into its parts, shared out on its pool
+    /// (the cuts only know ordinary text).
     pub fn encode_parts_with(
         &self,
         text: &str,
         specials: &Specials,
-        parts: usize,
+        split: Option<Split<'_>>,
     ) -> Result<Vec<Vec<Rank>>, EncodeError> {
         self.check(text, &specials.refused)?;
-        match parts {
+        match split {
             _ if !specials.allowed.is_empty() => Ok(vec![self.encode(text, &specials.allowed)?]),
-            0 | 1 => Ok(vec![self.encode_ordinary(text)?]),
-            _ => self.encode_ordinary_parts(text, parts),
+            Some(split) if split.parts > 1 => self.encode_ordinary_parts(text, split),
+            _ => Ok(vec![self.encode_ordinary(text)?]),
         }
     }
 
-    /// The number of tokens `encode_with` gives, without building them.
+    /// The number of tokens `encode_parts_with` gives, without building them.
     pub fn count_with(
         &self,
         text: &str,
         specials: &Specials,
-        parts: usize,
+        split: Option<Split<'_>>,
     ) -> Result<usize, EncodeError> {
         self.check(text, &specials.refused)?;
-        match parts {
+        match split {
             _ if !specials.allowed.is_empty() => self.count(text, &specials.allowed),
-            0 | 1 => self.count_ordinary(text),
-            _ => self.count_ordinary_parallel(text, None, parts),
+            Some(split) if split.parts > 1 => self.count_ordinary_parallel(text, None, split),
+            _ => self.count_ordinary(text),
         }
     }
 
@@ -514,47 +510,51 @@ impl Encoding {
     }
 
     /// `encode_ordinary` after refusing any string of `refused` in the text, with the text
-    /// split into independent parts encoded in parallel on the current rayon pool.
+    /// cut into independent parts shared out on `split`'s pool (see `threads::map_shared`).
     pub fn encode_ordinary_parallel(
         &self,
         text: &str,
         refused: Option<&SpecialSet>,
-        parts: usize,
+        split: Split<'_>,
     ) -> Result<Vec<Rank>, EncodeError> {
         if let Some(r) = refused {
             self.check(text, r)?;
         }
-        Ok(self.encode_ordinary_parts(text, parts)?.concat())
+        Ok(self.encode_ordinary_parts(text, split)?.concat())
     }
 
-    /// The tokens of each of `text`'s independent parts (see `independent_parts`), encoded in
-    /// parallel on the current rayon pool.
+    /// The tokens of each of `text`'s independent parts (see `independent_parts`), shared out
+    /// on `split`'s pool.
     fn encode_ordinary_parts(
         &self,
         text: &str,
-        parts: usize,
+        split: Split<'_>,
     ) -> Result<Vec<Vec<Rank>>, EncodeError> {
-        self.independent_parts(text, parts)
-            .into_par_iter()
-            .map(|r| self.encode_ordinary(&text[r]))
-            .collect()
+        let ranges = self.independent_parts(text, split.parts);
+        threads::map_shared(split.pool, &ranges, |r| {
+            self.encode_ordinary(&text[r.clone()])
+        })
+        .into_iter()
+        .collect()
     }
 
-    /// `count_ordinary` after refusing any string of `refused`, over independent parts counted
-    /// in parallel on the current rayon pool.
+    /// `count_ordinary` after refusing any string of `refused`, over independent parts shared
+    /// out on `split`'s pool.
     pub fn count_ordinary_parallel(
         &self,
         text: &str,
         refused: Option<&SpecialSet>,
-        parts: usize,
+        split: Split<'_>,
     ) -> Result<usize, EncodeError> {
         if let Some(r) = refused {
             self.check(text, r)?;
         }
-        self.independent_parts(text, parts)
-            .into_par_iter()
-            .map(|r| self.count_ordinary(&text[r]))
-            .sum()
+        let ranges = self.independent_parts(text, split.parts);
+        threads::map_shared(split.pool, &ranges, |r| {
+            self.count_ordinary(&text[r.clone()])
+        })
+        .into_iter()
+        .sum()
     }
 
     fn check(&self, text: &str, disallowed: &SpecialSet) -> Result<(), EncodeError> {
@@ -992,8 +992,8 @@ mod tests {
         let enc = builtin::get("cl100k_base").unwrap();
         let text = "hi <|endoftext|> <|fim_prefix|> there";
         let strings = |s: &[&str]| Some(s.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        let encode = |s: &Specials| enc.encode_with(text, s, 1);
-        let count = |s: &Specials| enc.count_with(text, s, 1);
+        let encode = |s: &Specials| enc.encode_with(text, s);
+        let count = |s: &Specials| enc.count_with(text, s, None);
         fn refused<T>(token: &str) -> Result<T, EncodeError> {
             Err(EncodeError::Disallowed(token.into()))
         }
@@ -1030,10 +1030,17 @@ mod tests {
         assert_eq!(count(&unrefused), Ok(tokens.len()));
         // In parts, the same tokens as whole.
         let long = "Hello, world! It's 2024.\n".repeat(20_000);
+        let pool = crate::threads::pool(Some(2)).unwrap();
+        let split = Some(Split {
+            pool: &pool,
+            parts: 3,
+        });
         for s in [&default, &ordinary] {
-            let whole = enc.encode_with(&long, s, 1).unwrap();
-            assert_eq!(enc.encode_with(&long, s, 3).unwrap(), whole);
-            assert_eq!(enc.count_with(&long, s, 3).unwrap(), whole.len());
+            let whole = enc.encode_with(&long, s).unwrap();
+            let parts = enc.encode_parts_with(&long, s, split).unwrap();
+            assert_eq!(parts.len(), 3);
+            assert_eq!(parts.concat(), whole);
+            assert_eq!(enc.count_with(&long, s, split).unwrap(), whole.len());
         }
     }
 
@@ -1041,10 +1048,12 @@ mod tests {
     fn independent_parts_encode_like_the_whole() {
         let text = "Hello, world! It's 2024.\n\tfn main() { let x = 12345; }\n日本語 and more "
             .repeat(500);
+        let pool = crate::threads::pool(Some(3)).unwrap();
         for name in ["cl100k_base", "o200k_base", "r50k_base"] {
             let enc = builtin::get(name).unwrap();
             let whole = enc.encode_ordinary(&text).unwrap();
             for parts in [1, 2, 3, 7, 64] {
+                let split = Split { pool: &pool, parts };
                 let ranges = enc.independent_parts(&text, parts);
                 assert!(ranges.len() <= parts.max(1));
                 assert_eq!(ranges.first().unwrap().start, 0);
@@ -1054,26 +1063,30 @@ mod tests {
                     assert!(ranges.len() > 1, "{name}: no cut found");
                 }
                 assert_eq!(
-                    enc.encode_ordinary_parallel(&text, None, parts).unwrap(),
+                    enc.encode_ordinary_parallel(&text, None, split).unwrap(),
                     whole
                 );
                 assert_eq!(
-                    enc.count_ordinary_parallel(&text, None, parts).unwrap(),
+                    enc.count_ordinary_parallel(&text, None, split).unwrap(),
                     whole.len()
                 );
             }
         }
         // One long piece has no safe cut: it stays whole, and still encodes right.
+        let four = Split {
+            pool: &pool,
+            parts: 4,
+        };
         let enc = builtin::get("o200k_base").unwrap();
         let run = "a".repeat(10_000);
         assert_eq!(enc.independent_parts(&run, 4), vec![0..run.len()]);
         assert_eq!(
-            enc.encode_ordinary_parallel(&run, None, 4).unwrap(),
+            enc.encode_ordinary_parallel(&run, None, four).unwrap(),
             enc.encode_ordinary(&run).unwrap()
         );
         let special = format!("{run} <|endoftext|> {run}");
         assert_eq!(
-            enc.count_ordinary_parallel(&special, Some(enc.all_specials()), 4),
+            enc.count_ordinary_parallel(&special, Some(enc.all_specials()), four),
             Err(EncodeError::Disallowed("<|endoftext|>".into()))
         );
         assert_eq!(enc.independent_parts("", 4), vec![0..0]);

@@ -33,7 +33,7 @@ pub(crate) fn encode_lists<'py>(
     texts: &Bound<'_, PyAny>,
     specials: &Specials,
 ) -> PyResult<Bound<'py, PyList>> {
-    let encode = |t: &str| enc.encode_with(t, specials, 1);
+    let encode = |t: &str| enc.encode_with(t, specials);
     let items = items_of(texts)?;
     let texts = texts_of(&items)?;
     // SAFETY: a new list of `n` empty slots (or null with an exception set); every slot is

@@ -10,9 +10,9 @@ use pyo3::IntoPyObjectExt;
 use super::batch::{encode_flat, encode_lists};
 use super::ints::{token_list, token_list_parts};
 use super::{count_of, par_map, run_detached, text_of, ThreadCount};
-use crate::encoding::{EncodeError, Encoding, Specials};
+use crate::encoding::{Encoding, Specials};
 use crate::handle::EncodingHandle;
-use crate::threads;
+use crate::threads::{self, Split};
 use crate::vocab::Rank;
 
 /// A call's special-token rules, prepared once (see `CoreEncoding.prepare_specials`).
@@ -31,24 +31,6 @@ impl CoreEncoding {
     /// A handle on the encoding, for what outlives a call.
     pub(crate) fn handle(&self) -> EncodingHandle {
         self.0.clone()
-    }
-
-    /// `f(encoding, text, specials, parts)` for one text, with the GIL released: split into
-    /// parts on `threads` as the specials allow (see `Specials::parts`).
-    fn whole<T: Send>(
-        &self,
-        py: Python<'_>,
-        text: &Bound<'_, PyAny>,
-        specials: &PySpecials,
-        threads: Option<ThreadCount>,
-        f: impl Fn(&Encoding, &str, &Specials, usize) -> Result<T, EncodeError> + Sync,
-    ) -> PyResult<T> {
-        let (text, enc, threads) = (text_of(text)?, self.enc(), count_of(threads));
-        let parts = specials.0.parts(text.len(), threads);
-        let work = |parts| f(enc, &text, &specials.0, parts);
-        Ok(run_detached(py, || {
-            threads::in_parts(parts, threads, work)
-        })???)
     }
 
     /// The bytes of a token, or a KeyError naming it.
@@ -137,13 +119,13 @@ impl CoreEncoding {
     ) -> PyResult<Bound<'py, PyList>> {
         let (text, enc, threads) = (text_of(text)?, self.enc(), count_of(num_threads));
         let parts = specials.0.parts(text.len(), threads);
-        if parts <= 1 {
-            let tokens = run_detached(py, || enc.encode_with(&text, &specials.0, 1))??;
+        let Some(pool) = threads::pool_for_parts(parts, threads)? else {
+            let tokens = run_detached(py, || enc.encode_with(&text, &specials.0))??;
             return token_list(py, enc, &tokens);
-        }
+        };
         // The pool both encodes the parts and fills the list (see `token_list_parts`).
-        let pool = threads::pool(threads)?;
-        let encode = || pool.install(|| enc.encode_parts_with(&text, &specials.0, parts));
+        let split = Split { pool: &pool, parts };
+        let encode = || enc.encode_parts_with(&text, &specials.0, Some(split));
         let tokens = run_detached(py, encode)??;
         token_list_parts(py, enc, &tokens, &pool)
     }
@@ -157,7 +139,13 @@ impl CoreEncoding {
         specials: &PySpecials,
         num_threads: Option<ThreadCount>,
     ) -> PyResult<usize> {
-        self.whole(py, text, specials, num_threads, Encoding::count_with)
+        let (text, enc, threads) = (text_of(text)?, self.enc(), count_of(num_threads));
+        let parts = specials.0.parts(text.len(), threads);
+        let pool = threads::pool_for_parts(parts, threads)?;
+        let split = pool.as_deref().map(|pool| Split { pool, parts });
+        Ok(run_detached(py, || {
+            enc.count_with(&text, &specials.0, split)
+        })??)
     }
 
     /// `encode` of each text on Rust threads: a list of token lists, or with `flat` the lists
@@ -190,7 +178,7 @@ impl CoreEncoding {
     ) -> PyResult<Vec<usize>> {
         let enc = self.enc();
         let counts = par_map(py, num_threads, texts, |t| {
-            enc.count_with(t, &specials.0, 1)
+            enc.count_with(t, &specials.0, None)
         });
         Ok(counts?.into_iter().collect::<Result<_, _>>()?)
     }

@@ -17,10 +17,10 @@ use std::ptr::null_mut;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::OnceLock;
 
+use crate::threads;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use rayon::prelude::*;
 use rayon::ThreadPool;
 
 use crate::builtin;
@@ -338,18 +338,15 @@ pub(crate) unsafe fn fill_on_pool(
     };
     // A few runs a task: many short texts' lists share a tally of the shared ints.
     let per_task = dests.len().div_ceil(pool.current_num_threads() * 8).max(1);
-    let stored: Vec<Stored> = pool.install(|| {
-        dests
-            .par_chunks(per_task)
-            .map(|chunk| {
-                let mut stored = Stored::new();
-                for (k, d) in chunk.iter().enumerate() {
-                    // SAFETY: each destination is its own (see `Dest::new`).
-                    unsafe { ints.store_held(d.tokens, d.items.get(), k, &mut stored) };
-                }
-                stored
-            })
-            .collect()
+    // This thread takes chunks too (see `threads::map_shared`).
+    let chunks: Vec<&[Dest<'_>]> = dests.chunks(per_task).collect();
+    let stored = threads::map_shared(pool, &chunks, |chunk| {
+        let mut stored = Stored::new();
+        for (k, d) in chunk.iter().enumerate() {
+            // SAFETY: each destination is its own (see `Dest::new`).
+            unsafe { ints.store_held(d.tokens, d.items.get(), k, &mut stored) };
+        }
+        stored
     });
     for s in &stored {
         ints.count_shared(&s.shared);

@@ -28,7 +28,7 @@ pub(crate) fn count_column<'py>(
     specials: &PySpecials,
     num_threads: Option<ThreadCount>,
 ) -> PyResult<Bound<'py, PyByteArray>> {
-    let count = |t: &str| encoding.enc().count_with(t, &specials.0, 1);
+    let count = |t: &str| encoding.enc().count_with(t, &specials.0, None);
     let counts = match kind {
         "numpy" => {
             let cells = numpy_cells(py, column)?;
