@@ -295,7 +295,8 @@ fn finish<T, E>(
     }
 }
 
-/// `f` of each item, in order, computed by this thread together with the pool's threads: each
+/// `f` of each item, in order, computed by this thread together with all but one of the
+/// pool's threads (so a pool of `n` has `n` threads at work, the caller one of them): each
 /// takes the next item nobody has taken until none is left (the costliest stretch of a text
 /// does not hold up the rest).
 ///
@@ -323,7 +324,7 @@ pub fn map_shared<I: Sync, T: Send>(
         let value = f(item);
         *slots[k].lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
     };
-    let helpers = pool.current_num_threads().min(items.len() - 1);
+    let helpers = (pool.current_num_threads() - 1).min(items.len() - 1);
     pool.in_place_scope(|s| {
         for _ in 0..helpers {
             s.spawn(|_| work());
@@ -829,6 +830,14 @@ mod tests {
             (1..64).contains(&by_caller),
             "the caller took {by_caller} of 64"
         );
+        // Two threads at work in all: the caller and one of the pool's.
+        let workers: std::collections::HashSet<_> = map_shared(&pool, &items, |_| {
+            std::thread::sleep(Duration::from_millis(1));
+            std::thread::current().id()
+        })
+        .into_iter()
+        .collect();
+        assert!(workers.len() <= 2 && workers.contains(&here), "{workers:?}");
         assert_eq!(map_shared(&pool, &[7], |&x: &i32| x + 1), vec![8]);
         assert!(map_shared(&pool, &[] as &[i32], |&x| x).is_empty());
         // A panic in the work reaches the caller, after the other threads are done.
