@@ -14,28 +14,27 @@ shape. numpy, and pyarrow for Arrow input, are optional: only needed when such i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
-
 from devsynth import _core
 
+# Type checkers only: typing costs a cold start more than the rest of the package (see
+# devsynth.tokens.core); is_column asks for the Arrow methods by name.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Protocol
+
     import numpy as np
     import numpy.typing as npt
 
+    class ArrowArrayExportable(Protocol):
+        """An object exporting one Arrow array (pyarrow ``Array``, ``RecordBatch`` column...)."""
 
-@runtime_checkable
-class ArrowArrayExportable(Protocol):
-    """An object exporting one Arrow array (pyarrow ``Array``, ``RecordBatch`` column...)."""
+        def __arrow_c_array__(self, requested_schema: Any = None) -> tuple[Any, Any]: ...
 
-    def __arrow_c_array__(self, requested_schema: Any = None) -> tuple[Any, Any]: ...
+    class ArrowStreamExportable(Protocol):
+        """An object exporting a stream of Arrow arrays (pyarrow ``ChunkedArray``, polars
+        ``Series``...)."""
 
-
-@runtime_checkable
-class ArrowStreamExportable(Protocol):
-    """An object exporting a stream of Arrow arrays (pyarrow ``ChunkedArray``, polars
-    ``Series``...)."""
-
-    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any: ...
+        def __arrow_c_stream__(self, requested_schema: Any = None) -> Any: ...
 
 
 def is_column(texts: object) -> bool:

@@ -3,27 +3,30 @@ builds the token list."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+import _thread
 
 from devsynth import _core
-from devsynth.tokens.arrays import (
-    ArrowArrayExportable,
-    ArrowStreamExportable,
-    count_column,
-    is_column,
-)
+from devsynth.tokens.arrays import count_column, is_column
 
+# What follows is for type checkers only. A cold start (import to first encode) was mostly
+# imports: typing alone (with re, collections and functools behind it) took 13 of 27-34 ms on
+# the 2-core VM; without it, threading and pathlib, the whole start takes 3 ms. Annotations
+# are never evaluated here (``from __future__ import annotations``), so nothing at run time
+# needs them. Type checkers take any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+    from typing import Any, Literal, TypeAlias, overload
+
     import numpy as np
     import numpy.typing as npt
     import pyarrow as pa
 
-AllowedSpecial = Literal["all"] | Collection[str]
-DisallowedSpecial = Literal["all"] | Collection[str]
+    from devsynth.tokens.arrays import ArrowArrayExportable, ArrowStreamExportable
 
-BatchOutput = Literal["list", "numpy", "arrow"]
+    AllowedSpecial: TypeAlias = Literal["all"] | Collection[str]
+    DisallowedSpecial: TypeAlias = Literal["all"] | Collection[str]
+    BatchOutput: TypeAlias = Literal["list", "numpy", "arrow"]
 
 _EMPTY: frozenset[str] = frozenset()
 # Prepared sets are cheap but not free (an automaton each); keep the recent ones per encoding.
@@ -67,7 +70,7 @@ class Encoding:
         self.special_tokens_set: frozenset[str] = frozenset(self._special_tokens)
         self._special_token_values = frozenset(self._special_tokens.values())
         self._sets: dict[tuple[frozenset[str] | None, ...], _core.Specials] = {}
-        self._sets_lock = threading.Lock()
+        self._sets_lock = _thread.allocate_lock()  # threading.Lock itself
         # encode_ordinary's rules (nothing allowed or refused), and encode's defaults.
         self._ordinary = self._specials(_EMPTY, _EMPTY)
         self._default = self._specials(_EMPTY, "all")
@@ -168,22 +171,25 @@ class Encoding:
         )
         return ids
 
-    @overload
-    def encode_ordinary_batch(
-        self,
-        text: Sequence[str],
-        *,
-        num_threads: int | None = None,
-        output: Literal["list"] = "list",
-    ) -> list[list[int]]: ...
-    @overload
-    def encode_ordinary_batch(
-        self, text: Sequence[str], *, num_threads: int | None = None, output: Literal["numpy"]
-    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
-    @overload
-    def encode_ordinary_batch(
-        self, text: Sequence[str], *, num_threads: int | None = None, output: Literal["arrow"]
-    ) -> pa.LargeListArray: ...
+    if TYPE_CHECKING:  # typing.overload: for type checkers only
+
+        @overload
+        def encode_ordinary_batch(
+            self,
+            text: Sequence[str],
+            *,
+            num_threads: int | None = None,
+            output: Literal["list"] = "list",
+        ) -> list[list[int]]: ...
+        @overload
+        def encode_ordinary_batch(
+            self, text: Sequence[str], *, num_threads: int | None = None, output: Literal["numpy"]
+        ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
+        @overload
+        def encode_ordinary_batch(
+            self, text: Sequence[str], *, num_threads: int | None = None, output: Literal["arrow"]
+        ) -> pa.LargeListArray: ...
+
     def encode_ordinary_batch(
         self, text: Sequence[str], *, num_threads: int | None = None, output: BatchOutput = "list"
     ) -> Any:
@@ -198,36 +204,39 @@ class Encoding:
             return self._core.encode_batch(text, self._ordinary, num_threads)
         return _flat(self._core.encode_batch(text, self._ordinary, num_threads, True), output)
 
-    @overload
-    def encode_batch(
-        self,
-        text: Sequence[str],
-        *,
-        num_threads: int | None = None,
-        allowed_special: AllowedSpecial = _EMPTY,
-        disallowed_special: DisallowedSpecial = "all",
-        output: Literal["list"] = "list",
-    ) -> list[list[int]]: ...
-    @overload
-    def encode_batch(
-        self,
-        text: Sequence[str],
-        *,
-        num_threads: int | None = None,
-        allowed_special: AllowedSpecial = _EMPTY,
-        disallowed_special: DisallowedSpecial = "all",
-        output: Literal["numpy"],
-    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
-    @overload
-    def encode_batch(
-        self,
-        text: Sequence[str],
-        *,
-        num_threads: int | None = None,
-        allowed_special: AllowedSpecial = _EMPTY,
-        disallowed_special: DisallowedSpecial = "all",
-        output: Literal["arrow"],
-    ) -> pa.LargeListArray: ...
+    if TYPE_CHECKING:  # typing.overload: for type checkers only
+
+        @overload
+        def encode_batch(
+            self,
+            text: Sequence[str],
+            *,
+            num_threads: int | None = None,
+            allowed_special: AllowedSpecial = _EMPTY,
+            disallowed_special: DisallowedSpecial = "all",
+            output: Literal["list"] = "list",
+        ) -> list[list[int]]: ...
+        @overload
+        def encode_batch(
+            self,
+            text: Sequence[str],
+            *,
+            num_threads: int | None = None,
+            allowed_special: AllowedSpecial = _EMPTY,
+            disallowed_special: DisallowedSpecial = "all",
+            output: Literal["numpy"],
+        ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]: ...
+        @overload
+        def encode_batch(
+            self,
+            text: Sequence[str],
+            *,
+            num_threads: int | None = None,
+            allowed_special: AllowedSpecial = _EMPTY,
+            disallowed_special: DisallowedSpecial = "all",
+            output: Literal["arrow"],
+        ) -> pa.LargeListArray: ...
+
     def encode_batch(
         self,
         text: Sequence[str],
@@ -277,24 +286,27 @@ class Encoding:
         :meth:`encode_ordinary`."""
         return self._core.count(text, self._ordinary, num_threads)
 
-    @overload
-    def count_batch(
-        self,
-        texts: Sequence[str],
-        *,
-        num_threads: int | None = None,
-        allowed_special: AllowedSpecial = _EMPTY,
-        disallowed_special: DisallowedSpecial = "all",
-    ) -> list[int]: ...
-    @overload
-    def count_batch(
-        self,
-        texts: npt.NDArray[Any] | ArrowArrayExportable | ArrowStreamExportable,
-        *,
-        num_threads: int | None = None,
-        allowed_special: AllowedSpecial = _EMPTY,
-        disallowed_special: DisallowedSpecial = "all",
-    ) -> npt.NDArray[np.int64]: ...
+    if TYPE_CHECKING:  # typing.overload: for type checkers only
+
+        @overload
+        def count_batch(
+            self,
+            texts: Sequence[str],
+            *,
+            num_threads: int | None = None,
+            allowed_special: AllowedSpecial = _EMPTY,
+            disallowed_special: DisallowedSpecial = "all",
+        ) -> list[int]: ...
+        @overload
+        def count_batch(
+            self,
+            texts: npt.NDArray[Any] | ArrowArrayExportable | ArrowStreamExportable,
+            *,
+            num_threads: int | None = None,
+            allowed_special: AllowedSpecial = _EMPTY,
+            disallowed_special: DisallowedSpecial = "all",
+        ) -> npt.NDArray[np.int64]: ...
+
     def count_batch(
         self,
         texts: Sequence[str] | npt.NDArray[Any] | ArrowArrayExportable | ArrowStreamExportable,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import threading
+import _thread
 
 from devsynth import _core
 from devsynth.domain.errors import UnknownEncodingError
 from devsynth.tokens.core import Encoding
 from devsynth.tokens.model import encoding_name_for_model
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()  # threading.Lock itself, without importing threading
 _ENCODINGS: dict[str, Encoding] = {}
 
 

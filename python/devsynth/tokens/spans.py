@@ -19,8 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from devsynth.tokens.core import AllowedSpecial, DisallowedSpecial, Encoding
+from devsynth.tokens.core import Encoding
+
+if TYPE_CHECKING:
+    from devsynth.tokens.core import AllowedSpecial, DisallowedSpecial
 
 
 @dataclass(frozen=True)
