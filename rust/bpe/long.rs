@@ -82,10 +82,16 @@ impl LongPiece {
         emit: &mut impl FnMut(Rank),
     ) -> Result<(), MissingByte> {
         while !data.is_empty() {
-            let take = (CHUNK - (self.bytes.len() - self.merged)).min(data.len());
+            let room = CHUNK - (self.bytes.len() - self.merged);
+            let full = data.len() >= room;
+            let take = if full {
+                chunk_end(data, room)
+            } else {
+                data.len()
+            };
             self.bytes.extend_from_slice(&data[..take]);
             data = &data[take..];
-            if self.bytes.len() - self.merged == CHUNK {
+            if full {
                 let off_grid = self.merge_pending(vocab)?;
                 if self.bytes.len() >= self.next_commit {
                     self.commit(vocab, emit)?;
@@ -255,6 +261,22 @@ impl LongPiece {
         } else {
             self.ends[j - left - 1]
         })
+    }
+}
+
+/// How many of `data`'s bytes complete the chunk that has `room` bytes left: `room`, less the
+/// bytes of a character the cut would split (when the byte after the cut is known). Any cut is
+/// exact, but one inside a character is rarely a plain seam, its bytes merging with each other
+/// first, and every other seam of a CJK run then re-merged a window.
+fn chunk_end(data: &[u8], room: usize) -> usize {
+    let mut take = room;
+    while take + 3 > room && take > 1 && take < data.len() && data[take] & 0xC0 == 0x80 {
+        take -= 1;
+    }
+    if take < data.len() && data[take] & 0xC0 == 0x80 {
+        room // no character start in reach: cut where the chunk is full
+    } else {
+        take
     }
 }
 
@@ -450,6 +472,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn chunks_end_before_a_character_where_one_starts_in_reach() {
+        let cjk = "\u{4e00}".repeat(20); // 3 bytes a character
+        let bytes = cjk.as_bytes();
+        for room in 1..=32 {
+            let take = chunk_end(bytes, room);
+            if room >= 3 {
+                assert_eq!(take, room / 3 * 3, "room {room}");
+            } else {
+                assert_eq!(take, room, "no character start in reach of room {room}");
+            }
+        }
+        // The byte after the cut unknown: the chunk is full.
+        assert_eq!(chunk_end(&bytes[..32], 32), 32);
+        // Not UTF-8 (a run of continuation bytes): cut where the chunk is full.
+        assert_eq!(chunk_end(&[0x80; 64], 32), 32);
+        assert_eq!(chunk_end(b"abcdefgh", 4), 4);
     }
 
     #[test]
