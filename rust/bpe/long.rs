@@ -269,15 +269,14 @@ impl LongPiece {
 /// exact, but one inside a character is rarely a plain seam, its bytes merging with each other
 /// first, and every other seam of a CJK run then re-merged a window.
 fn chunk_end(data: &[u8], room: usize) -> usize {
-    let mut take = room;
-    while take + 3 > room && take > 1 && take < data.len() && data[take] & 0xC0 == 0x80 {
-        take -= 1;
-    }
-    if take < data.len() && data[take] & 0xC0 == 0x80 {
-        room // no character start in reach: cut where the chunk is full
-    } else {
-        take
-    }
+    // A character starts at `i`, or the byte there is not known yet.
+    let starts = |i: usize| data.get(i).is_none_or(|&b| b & 0xC0 != 0x80);
+    // A character has at most 3 bytes after its first; a chunk takes at least one byte. No
+    // character start in reach (not UTF-8): cut where the chunk is full.
+    (room.saturating_sub(3).max(1)..=room)
+        .rev()
+        .find(|&i| starts(i))
+        .unwrap_or(room)
 }
 
 /// Finds the window around the seam between `tokens` (ending at `start`) and `right` (tokens
