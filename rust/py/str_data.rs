@@ -45,24 +45,24 @@ impl Chars<'_> {
         }
     }
 
-    /// See [`transcode::utf8_len`].
-    fn utf8_len(&self) -> Option<usize> {
+    /// See [`transcode::room`].
+    fn room(&self) -> Option<usize> {
         match self {
-            Chars::Latin1(c) => transcode::utf8_len(c),
-            Chars::Ucs2(c) => transcode::utf8_len(c),
-            Chars::Ucs4(c) => transcode::utf8_len(c),
+            Chars::Latin1(c) => transcode::room(c),
+            Chars::Ucs2(c) => transcode::room(c),
+            Chars::Ucs4(c) => transcode::room(c),
         }
     }
 
-    /// See [`transcode::encode_into`].
+    /// See [`transcode::encode`].
     ///
     /// # Safety
-    /// As there: `self.utf8_len()` is `Some(len)` and `out` has room for `len + SLACK` bytes.
-    unsafe fn encode_into(&self, out: *mut u8) {
+    /// As there: `out` has room for `self.room()` bytes.
+    unsafe fn encode(&self, out: *mut u8) -> Option<usize> {
         match self {
-            Chars::Latin1(c) => transcode::encode_into(c, out),
-            Chars::Ucs2(c) => transcode::encode_into(c, out),
-            Chars::Ucs4(c) => transcode::encode_into(c, out),
+            Chars::Latin1(c) => transcode::encode(c, out),
+            Chars::Ucs2(c) => transcode::encode(c, out),
+            Chars::Ucs4(c) => transcode::encode(c, out),
         }
     }
 }
@@ -180,12 +180,20 @@ unsafe fn keep_utf8<'a>(
     layout: Layout,
     chars: Chars<'a>,
 ) -> Option<&'a str> {
-    let len = chars.utf8_len()?;
-    let buf = ffi::PyObject_Malloc(len + transcode::SLACK).cast::<u8>();
+    let room = chars.room()?;
+    let buf = ffi::PyObject_Malloc(room).cast::<u8>();
     if buf.is_null() {
         return None;
     }
-    chars.encode_into(buf);
+    let Some(len) = chars.encode(buf) else {
+        ffi::PyObject_Free(buf.cast());
+        return None;
+    };
+    // The room the UTF-8 did not take goes back (a block shrinks in place).
+    let buf = match ffi::PyObject_Realloc(buf.cast(), len + 1).cast::<u8>() {
+        kept if kept.is_null() => buf,
+        kept => kept,
+    };
     buf.add(len).write(0);
     let base = s.as_ptr().cast::<u8>();
     base.add(layout.utf8 - 8)
