@@ -708,7 +708,7 @@ impl Encoding {
             for (k, (&probe, &(a, b))) in probes.iter().zip(spans).enumerate() {
                 let len = b - a;
                 let hit = if len <= piece_cache::MAX_PIECE {
-                    cache.get(probe, len).map(|hit| hit.count())
+                    cache.get_count(probe, len)
                 } else {
                     None
                 };
@@ -759,8 +759,8 @@ impl Encoding {
         let len = b - a;
         if len > piece_cache::MAX_PIECE {
             long_piece(&self.vocab, &s[a..b], emit, &mut state.err);
-        } else if let Some(hit) = cache.get(probe, len) {
-            emit.push_count(hit.count());
+        } else if let Some(count) = cache.get_count(probe, len) {
+            emit.push_count(count);
         } else {
             state.misses += 1;
             missed_piece(&self.vocab, cache, probe, &s[a..b], emit, &mut state.err);

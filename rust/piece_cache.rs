@@ -120,17 +120,6 @@ pub enum Hit<'c> {
     Spilled(&'c [Rank]),
 }
 
-impl Hit<'_> {
-    /// How many tokens.
-    #[inline(always)]
-    pub fn count(&self) -> usize {
-        match self {
-            Hit::Inline(_, count) => *count,
-            Hit::Spilled(tokens) => tokens.len(),
-        }
-    }
-}
-
 /// Makes a piece's probe and starts loading its sets; see [`PieceCache::prober`]. The address
 /// is only ever prefetched (a hint that cannot fault), never read through.
 #[derive(Clone, Copy)]
@@ -249,6 +238,18 @@ impl PieceCache {
             let at = e.ids[0] as usize;
             Hit::Spilled(&self.spilled[at..at + count])
         })
+    }
+
+    /// How many tokens the probed piece has, when the cache holds it: `get`'s count, read
+    /// straight from the entry (an entry keeps its count whether its tokens are inline or
+    /// spilled), with no slice of the spilled tokens to make and check.
+    #[inline(always)]
+    pub fn get_count(&mut self, probe: Probe, len: usize) -> Option<usize> {
+        let (slot, at) = self.find(probe, len)?;
+        if at == 1 {
+            self.sets[slot].0.swap(0, 1);
+        }
+        Some(self.sets[slot].0[0].count as usize)
     }
 
     /// Remembers the tokens of the probed piece (at most 255 of them).
@@ -520,6 +521,38 @@ mod tests {
         assert_eq!(set[1].ids, [4, 0, 0]);
         assert_eq!(tokens(cache.get(probe, 5)), Some(vec![3]));
         assert_eq!(cache.sets[probe.slot()].0[0].len, 5);
+    }
+
+    #[test]
+    fn a_count_is_the_number_of_tokens_inline_or_spilled_and_moves_its_piece_first() {
+        let mut cache = PieceCache::new();
+        let text = b"two pieces here";
+        let (short, long) = (
+            cache.prober().probe(text, 0, 3, false),
+            cache.prober().probe(text, 3, 15, false),
+        );
+        cache.put(short, 3, &[7, 8]);
+        cache.put(long, 12, &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(cache.get_count(short, 3), Some(2));
+        assert_eq!(cache.get_count(long, 12), Some(6));
+        assert_eq!(tokens(cache.get(long, 12)), Some(vec![1, 2, 3, 4, 5, 6]));
+        // Not held: another length at the same start, or a piece never put.
+        assert_eq!(cache.get_count(short, 2), None);
+        let unseen = cache.prober().probe(text, 4, 10, false);
+        assert_eq!(cache.get_count(unseen, 6), None);
+        // Found second in its set, it moves first, as with `get`.
+        let set = &mut cache.sets[short.slot()].0;
+        set[1] = set[0];
+        set[0] = Entry {
+            key: 1,
+            len: 9,
+            count: 1,
+            stamp: 0,
+            ids: [4, 0, 0],
+        };
+        assert_eq!(cache.get_count(short, 3), Some(2));
+        assert_eq!(cache.sets[short.slot()].0[0].len, 3);
+        assert_eq!(tokens(cache.get(short, 3)), Some(vec![7, 8]));
     }
 
     #[test]
