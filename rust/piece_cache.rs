@@ -225,12 +225,8 @@ impl PieceCache {
     /// cl100k 2.31 -> 2.10; multilingual 3.43 -> 3.25, 3.96 -> 3.57.
     #[inline(always)]
     pub fn get(&mut self, probe: Probe, len: usize) -> Option<Hit<'_>> {
-        let (slot, mut at) = self.find(probe, len)?;
-        if at == 1 {
-            self.sets[slot].0.swap(0, 1);
-            at = 0;
-        }
-        let e = &self.sets[slot].0[at];
+        let slot = self.find_first(probe, len)?;
+        let e = &self.sets[slot].0[0];
         let count = e.count as usize;
         Some(if count <= MAX_TOKENS {
             Hit::Inline(&e.ids, count)
@@ -245,11 +241,18 @@ impl PieceCache {
     /// spilled), with no slice of the spilled tokens to make and check.
     #[inline(always)]
     pub fn get_count(&mut self, probe: Probe, len: usize) -> Option<usize> {
+        let slot = self.find_first(probe, len)?;
+        Some(self.sets[slot].0[0].count as usize)
+    }
+
+    /// The set holding the probed piece, moved first in it (see `get`).
+    #[inline(always)]
+    fn find_first(&mut self, probe: Probe, len: usize) -> Option<usize> {
         let (slot, at) = self.find(probe, len)?;
         if at == 1 {
             self.sets[slot].0.swap(0, 1);
         }
-        Some(self.sets[slot].0[0].count as usize)
+        Some(slot)
     }
 
     /// Remembers the tokens of the probed piece (at most 255 of them).

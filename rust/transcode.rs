@@ -12,7 +12,7 @@
 //! first pass that sized the output exactly took a third of the transcoding's time (1 MB of
 //! multilingual text held four bytes a char).
 
-/// Whether [`encode_into`] has its fast path on this CPU (AVX2 and BMI). Elsewhere a caller had
+/// Whether [`encode`] has its fast path on this CPU (AVX2 and BMI). Elsewhere a caller had
 /// better let Python encode: a scalar loop is no faster than CPython's.
 #[inline]
 pub fn is_fast() -> bool {
@@ -250,8 +250,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The UTF-8 of `chars`, or `None` when one of them is not a scalar value: both steps of
-    /// `keep_utf8` (rust/py/str_data.rs) into a `Vec`.
+    /// The UTF-8 of `chars`, or `None` when one of them is not a scalar value: what
+    /// `keep_utf8` (rust/py/str_data.rs) does, into a `Vec`.
     fn to_utf8<C: CodeUnit>(chars: &[C]) -> Option<String> {
         let mut out: Vec<u8> = Vec::with_capacity(room(chars).unwrap());
         // SAFETY: `out` has the room `encode` asks for; only the bytes it says it wrote, all of

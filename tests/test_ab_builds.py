@@ -12,26 +12,29 @@ import devsynth._core
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_two_copies_of_the_installed_build_compare_and_agree(tmp_path: Path) -> None:
-    # Two files: the same path loaded twice would be one library.
+def run_ab_builds(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """The script on two copies of the installed build (two files: the same path loaded twice
+    would be one library)."""
     builds = [tmp_path / "a.so", tmp_path / "b.so"]
     for build in builds:
         shutil.copy(devsynth._core.__file__, build)
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benches" / "ab_builds.py"),
-            *map(str, builds),
-            "--workloads",
-            "count multilingual,encode base64 blob",
-            "--rounds",
-            "2",
-            "--bytes",
-            "20000",
-        ],
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benches" / "ab_builds.py"), *map(str, builds), *options],
         capture_output=True,
         text=True,
         timeout=300,
+    )
+
+
+def test_two_copies_of_the_installed_build_compare_and_agree(tmp_path: Path) -> None:
+    done = run_ab_builds(
+        tmp_path,
+        "--workloads",
+        "count multilingual,encode base64 blob",
+        "--rounds",
+        "2",
+        "--bytes",
+        "20000",
     )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
@@ -42,20 +45,6 @@ def test_two_copies_of_the_installed_build_compare_and_agree(tmp_path: Path) -> 
 
 
 def test_an_unknown_workload_is_refused_by_name(tmp_path: Path) -> None:
-    build = tmp_path / "a.so"
-    shutil.copy(devsynth._core.__file__, build)
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benches" / "ab_builds.py"),
-            str(build),
-            str(build),
-            "--workloads",
-            "encode lorem ipsum",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_ab_builds(tmp_path, "--workloads", "encode lorem ipsum")
     assert done.returncode != 0
     assert "unknown input 'lorem ipsum'" in done.stderr
