@@ -11,7 +11,7 @@ use crate::bpe::{self, MissingByte};
 use crate::bulk::cut::CutRule;
 use crate::piece_cache::{self, Hit, PieceCache, Probe};
 #[cfg(target_arch = "x86_64")]
-use crate::pretokenize::classify::Avx512;
+use crate::pretokenize::classify::{Avx2, Avx512};
 use crate::pretokenize::classify::{Classify, Lanes16};
 use crate::pretokenize::{PatternError, Pretokenizer, MAX_BATCH};
 use crate::threads::{self, Split};
@@ -613,9 +613,10 @@ impl Encoding {
                 // compiled for (x86-64-v3 and AVX-512 F, BW, VBMI).
                 return unsafe { self.cached_batches_avx512(text, cache, emit, k) };
             }
-            if crate::cpu::has_x86_64_v3() {
-                // SAFETY: the CPU has every feature the function is compiled for, checked above.
-                return unsafe { self.cached_batches_v3(text, cache, emit) };
+            if let Some(k) = Avx2::detect() {
+                // SAFETY: `k` exists only where the CPU has every feature the function is
+                // compiled for (x86-64-v3).
+                return unsafe { self.cached_batches_v3(text, cache, emit, k) };
             }
         }
         self.cached_batches(text, cache, emit, Lanes16)
@@ -636,8 +637,9 @@ impl Encoding {
     }
 
     /// `cached_batches` compiled for x86-64-v3: the scan, and the probes inlined into it, get
-    /// the features. The lookups run in the batch's closure, compiled where it is defined
-    /// (without them), which needs none of them.
+    /// the features, and the windows' class masks are two 32-byte halves of AVX2 compares. The
+    /// lookups run in the batch's closure, compiled where it is defined (without them), which
+    /// needs none of them.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt,lzcnt")]
     unsafe fn cached_batches_v3(
@@ -645,8 +647,9 @@ impl Encoding {
         text: &str,
         cache: &mut PieceCache,
         emit: &mut impl TokenSink,
+        k: Avx2,
     ) -> Result<(), EncodeError> {
-        self.cached_batches(text, cache, emit, Lanes16)
+        self.cached_batches(text, cache, emit, k)
     }
 
     /// Each piece is probed (its entry starts loading) as the pre-tokenizer finds it, and
@@ -1126,10 +1129,10 @@ mod tests {
                         .unwrap();
                     assert_eq!(fast, plain);
                     #[cfg(target_arch = "x86_64")]
-                    if crate::cpu::has_x86_64_v3() {
+                    if let Some(k) = Avx2::detect() {
                         let mut v3 = Vec::new();
-                        // SAFETY: the CPU has the features, checked above.
-                        unsafe { enc.cached_batches_v3(t, cache, &mut |r| v3.push(r)) }.unwrap();
+                        // SAFETY: `k` proves the CPU has the features.
+                        unsafe { enc.cached_batches_v3(t, cache, &mut |r| v3.push(r), k) }.unwrap();
                         assert_eq!(v3, plain);
                     }
                     let mut base = Vec::new();

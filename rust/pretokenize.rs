@@ -872,7 +872,20 @@ mod tests {
                     |batch, _: &[()]| wide.extend_from_slice(batch),
                 )
                 .unwrap();
-                prop_assert_eq!(wide, spans, "pattern {} (AVX-512)", p);
+                prop_assert_eq!(&wide, &spans, "pattern {} (AVX-512)", p);
+            }
+            // And with AVX2's halves, where this CPU has AVX2.
+            #[cfg(target_arch = "x86_64")]
+            if let Some(k) = classify::Avx2::detect() {
+                let mut halves = Vec::new();
+                fast.for_each_batch_in(
+                    k,
+                    text,
+                    |(), _, _| (),
+                    |batch, _: &[()]| halves.extend_from_slice(batch),
+                )
+                .unwrap();
+                prop_assert_eq!(&halves, &spans, "pattern {} (AVX2)", p);
             }
         }
         Ok(())
