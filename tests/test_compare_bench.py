@@ -3,6 +3,7 @@ tiny inputs (skipped where the bench extra is not installed)."""
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import subprocess
@@ -74,6 +75,18 @@ def test_every_round_gets_a_new_input_and_each_call_its_own_object() -> None:
     assert len(seen) == 8  # a warm-up round and 3 timed rounds, two calls each
     assert len(set(seen)) == 4  # one text per round, the same for both tokenizers
     assert len({id(s) for s in seen}) == 8  # but never the same object
+
+
+def test_what_lived_before_the_rounds_is_not_walked_by_their_collections() -> None:
+    before = [[i] for i in range(10_000)]  # tracked objects, alive before the rounds
+    frozen: list[int] = []
+
+    def call(text: str) -> None:
+        frozen.append(gc.get_freeze_count())
+
+    workloads.alternate({"tiktoken": call, "devsynth": call}, lambda p: p, lambda o, r: True, 2)
+    assert min(frozen) >= len(before)
+    assert gc.get_freeze_count() == 0
 
 
 def test_flat_outputs_are_checked_against_the_lists() -> None:
