@@ -106,8 +106,8 @@ fn compile_rank_file(path: &Path, out: &Path, name: &str) {
 
     let mut filter = vec![0u64; FILTER_BITS / 64];
     for (token, _) in entries.iter().filter(|e| e.0.len() >= 5) {
-        let bit = filter_bit(hash_token(head_word(token), token));
-        filter[bit / 64] |= 1 << (bit % 64);
+        let hash = hash_token(head_word(token), token);
+        filter[filter_word(hash)] |= filter_mask(hash);
     }
     let filter_bytes: Vec<u8> = filter.iter().flat_map(|e| e.to_le_bytes()).collect();
     fs::write(out.join(format!("{name}.filter")), filter_bytes).unwrap();

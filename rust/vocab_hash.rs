@@ -82,12 +82,29 @@ pub fn short_entry(key: u64, rank: u32) -> u64 {
     key | ((rank as u64 + 1) << 33)
 }
 
-/// Bits of the filter over tokens of 5 bytes or more: a lookup whose bit is clear is no token,
-/// answered from a bitmap that stays in cache instead of a probe into the large table.
+/// Bits of the filter over tokens of 5 bytes or more: a lookup whose bits are not all set is no
+/// token, answered from a bitmap that stays in cache instead of a probe into the large table.
 pub const FILTER_BITS: usize = 1 << 20;
+const FILTER_WORD_BITS: u32 = (FILTER_BITS / 64).trailing_zeros();
 
-/// The filter bit of a hash (low bits; the table slot uses the high ones).
+/// The hash remixed for the filter. The hash's low bits depend only on the token's first bytes
+/// (a product's low bits see only the factors' low bits): a filter on them answered "maybe" for
+/// a quarter of the 5-8 letter strings that are no o200k token; remixed, with two bits per
+/// token, for 7%.
 #[inline(always)]
-pub fn filter_bit(hash: u64) -> usize {
-    (hash as usize) & (FILTER_BITS - 1)
+fn filter_mix(hash: u64) -> u64 {
+    (hash ^ hash >> 32).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The filter word of a hash: both of a token's bits sit in one word, so a lookup reads one.
+#[inline(always)]
+pub fn filter_word(hash: u64) -> usize {
+    (filter_mix(hash) >> (64 - FILTER_WORD_BITS)) as usize
+}
+
+/// The two bits a token sets in its filter word.
+#[inline(always)]
+pub fn filter_mask(hash: u64) -> u64 {
+    let h = filter_mix(hash) >> (64 - FILTER_WORD_BITS - 12);
+    1 << (h & 63) | 1 << (h >> 6 & 63)
 }
