@@ -507,9 +507,10 @@ impl<const N: usize> Keys<N> {
     fn set<const AVX2: bool>(&mut self, i: usize, key: u32) {
         #[cfg(target_arch = "x86_64")]
         if AVX2 {
+            let lane = i % KEYS_PER_VECTOR;
             // SAFETY: `AVX2` is set only where the CPU has it; the vector of 8 keys holding
             // key `i` lies inside the array (N is a multiple of 8), aligned by `Keys`.
-            return unsafe { keys_avx2::set(self.0.as_mut_ptr().add(i & !7), i & 7, key) };
+            return unsafe { keys_avx2::set(self.0.as_mut_ptr().add(i - lane), lane, key) };
         }
         self.0[i] = key;
     }

@@ -357,11 +357,8 @@ impl Vocab {
     fn lookup_hashed(&self, piece: &[u8], hash: u64) -> Option<Rank> {
         let head = head_word(piece);
         let len = piece.len() as u32;
-        if len >= 5 && !self.filter.is_empty() {
-            let mask = filter_mask(hash);
-            if self.filter[filter_word(hash)] & mask != mask {
-                return None;
-            }
+        if len >= 5 && !self.filter.is_empty() && !self.filter_admits(hash) {
+            return None;
         }
         let slots = &self.slots[..];
         let mask = slots.len() - 1;
@@ -379,6 +376,13 @@ impl Vocab {
             }
             i = (i + 1) & mask;
         }
+    }
+
+    /// Whether the filter lets a hash through to the table (a long token's always does).
+    #[inline(always)]
+    fn filter_admits(&self, hash: u64) -> bool {
+        let bits = filter_mask(hash);
+        self.filter[filter_word(hash)] & bits == bits
     }
 
     /// Whether the bytes after the first 8 of token `rank` equal those of `piece`.
@@ -564,9 +568,7 @@ mod tests {
 
     /// Whether the filter lets `piece` (5 bytes or more) through to the table.
     fn filter_admits(vocab: &Vocab, piece: &[u8]) -> bool {
-        let hash = hash_token(head_word(piece), piece);
-        let mask = filter_mask(hash);
-        vocab.filter[filter_word(hash)] & mask == mask
+        vocab.filter_admits(hash_token(head_word(piece), piece))
     }
 
     #[test]
